@@ -1,0 +1,29 @@
+#pragma once
+// Units of nequip-md: LAMMPS "metal" with fs instead of ps for times.
+//   length Angstrom, energy eV, time fs, mass amu (g/mol), temperature K,
+//   force eV/A, velocity A/fs, stress eV/A^3 internally (GPa or bar where printed).
+// Constants are CODATA 2018 (the SI-exact values of e, k_B, N_A and the 2018 atomic mass constant).
+
+namespace nqmd::units {
+
+inline constexpr double boltzmann_ev_per_k = 8.617333262e-5;        // k_B in eV/K
+inline constexpr double elementary_charge_c = 1.602176634e-19;      // J per eV
+inline constexpr double atomic_mass_kg = 1.66053906660e-27;         // kg per amu
+
+// Kinetic energy: 1 amu * A^2/fs^2 = 103.6427 eV.
+inline constexpr double amu_a2_per_fs2_to_ev = atomic_mass_kg * 1e-20 / 1e-30 / elementary_charge_c;
+// Acceleration from force / mass: 1 eV/(A amu) = 9.6485e-3 A/fs^2 (the inverse of the above).
+inline constexpr double ev_per_a_amu_to_a_per_fs2 = 1.0 / amu_a2_per_fs2_to_ev;
+
+// Pressure / stress: 1 eV/A^3 = 160.2177 GPa = 1.602177e6 bar.
+inline constexpr double ev_per_a3_to_gpa = elementary_charge_c * 1e30 / 1e9;
+inline constexpr double ev_per_a3_to_bar = elementary_charge_c * 1e30 / 1e5;
+
+// ASE's time unit, Angstrom * sqrt(amu/eV) = 10.1805 fs, with the CODATA 2014 constants ASE 3.22 uses:
+// ASE's momenta (extxyz column `momenta`) are amu*A/(this unit).
+inline constexpr double ase_time_unit_fs = 10.180505671156723;
+
+inline constexpr double fs_per_ps = 1000.0;
+inline constexpr double ns_per_fs = 1e-6;
+
+}  // namespace nqmd::units
