@@ -1,0 +1,152 @@
+#pragma once
+// input.toml: typed sections validated against declared schemas before anything runs.
+//
+// Every section (and every registered style: potential, integrator, analysis) declares its keys in a
+// SectionSchema: type, range, default and a line of documentation. ConfigSection checks a TOML table against
+// it (unknown keys with a "did you mean" suggestion, types, ranges, choices, required keys) and then hands out
+// typed values. Every error is an InputError "FILE:LINE: [section] key ...". The schemas are also what
+// docs/input-reference.md documents, and a test checks that every accepted key is documented there.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace nqmd {
+
+enum class KeyType { real, integer, boolean, string, real_array, integer_array, string_array, boolean_array, real_table };
+const char* key_type_name(KeyType type);
+
+using DefaultValue = std::variant<std::monostate, double, std::int64_t, bool, std::string>;
+
+// One key of a section, declared fluently:
+//   KeySpec("timestep", KeyType::real, "time step (fs)").greater_than(0).defaults_to(1.0)
+struct KeySpec {
+  std::string name;
+  KeyType type = KeyType::real;
+  std::string doc;                     // one line, with units
+  DefaultValue default_value{};        // monostate: no default (optional key, or required)
+  bool required = false;
+  std::optional<double> min{};         // numeric range (inclusive unless min_exclusive)
+  std::optional<double> max{};
+  bool min_exclusive = false;
+  std::vector<std::string> choices{};  // allowed strings
+  std::optional<std::size_t> array_length{};  // exact length of an array value
+
+  KeySpec(std::string key_name, KeyType key_type, std::string key_doc)
+      : name(std::move(key_name)), type(key_type), doc(std::move(key_doc)) {}
+  KeySpec& defaults_to(DefaultValue value) {
+    default_value = std::move(value);
+    return *this;
+  }
+  KeySpec& defaults_to(const char* text) {  // a string literal must not convert to bool
+    default_value = std::string(text);
+    return *this;
+  }
+  KeySpec& require() {
+    required = true;
+    return *this;
+  }
+  KeySpec& at_least(double value) {
+    min = value;
+    return *this;
+  }
+  KeySpec& greater_than(double value) {
+    min = value;
+    min_exclusive = true;
+    return *this;
+  }
+  KeySpec& at_most(double value) {
+    max = value;
+    return *this;
+  }
+  KeySpec& one_of(std::vector<std::string> values) {
+    choices = std::move(values);
+    return *this;
+  }
+  KeySpec& length(std::size_t count) {
+    array_length = count;
+    return *this;
+  }
+};
+
+struct SectionSchema {
+  std::string name;  // e.g. "integrator" or "structure"
+  std::string doc;
+  std::vector<KeySpec> keys;
+
+  const KeySpec* find(const std::string& key) const;
+  // This schema followed by another's keys (a style's keys added to its section's common keys).
+  SectionSchema merged_with(const SectionSchema& other) const;
+};
+
+// Text of a default value as written in TOML ("1.0", "true", "\"thermo.csv\""), empty if none.
+std::string default_text(const KeySpec& spec);
+
+class ConfigSection {
+ public:
+  // Validates `toml_table` (a toml::table*, kept opaque so this header stays free of toml++; may be null: an
+  // absent section) against `schema`; throws InputError on any problem.
+  ConfigSection(const void* toml_table, std::string file, const SectionSchema& schema, std::string base_directory);
+
+  const std::string& name() const { return schema_.name; }
+  bool present() const { return table_ != nullptr; }
+  bool has(const std::string& key) const;
+
+  // Typed values; an absent key gives its schema default, or an InputError naming the missing key.
+  double real(const std::string& key) const;
+  std::int64_t integer(const std::string& key) const;
+  bool boolean(const std::string& key) const;
+  std::string string(const std::string& key) const;
+  std::vector<double> real_array(const std::string& key) const;
+  std::vector<std::int64_t> integer_array(const std::string& key) const;
+  std::vector<std::string> string_array(const std::string& key) const;
+  std::vector<bool> boolean_array(const std::string& key) const;
+  std::map<std::string, double> real_table(const std::string& key) const;
+  // A file path value, resolved relative to the input file's directory.
+  std::string path(const std::string& key) const;
+
+  // "FILE:LINE: [section] key" for messages about a key's value (the section's line if the key is absent).
+  std::string where(const std::string& key) const;
+  // Throws InputError "FILE:LINE: [section] key: message".
+  [[noreturn]] void fail(const std::string& key, const std::string& message) const;
+
+ private:
+  const void* table_;                        // toml::table inside the document below
+  std::shared_ptr<const void> document_;     // keeps the parsed file alive
+  friend class InputFile;
+  std::string file_;
+  SectionSchema schema_;
+  std::string base_directory_;
+  const KeySpec& spec(const std::string& key) const;
+  void validate() const;
+};
+
+// A parsed input file: its sections by name; unknown sections are rejected against the known names.
+class InputFile {
+ public:
+  // Parses FILE (InputError on a missing file or a TOML syntax error, with line and column).
+  explicit InputFile(const std::string& path);
+
+  // Rejects any top-level key that is not one of these section names (with a suggestion).
+  void check_sections(const std::vector<std::string>& known_sections) const;
+  bool has_section(const std::string& name) const;
+  // The section validated against `schema` (an absent section validates as empty: defaults apply).
+  ConfigSection section(const SectionSchema& schema) const;
+  // The `kind` string of a section (InputError if the section or its kind is missing, naming the choices).
+  std::string kind_of(const std::string& section, const std::vector<std::string>& choices) const;
+  const std::string& path() const { return path_; }
+  const std::string& directory() const { return directory_; }
+
+ private:
+  std::string path_;
+  std::string directory_;
+  std::shared_ptr<const void> root_;  // the parsed toml::table
+};
+
+// Closest candidate by edit distance, for "did you mean" (empty if nothing is close).
+std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
+
+}  // namespace nqmd
