@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/checkpoint.hpp"
 #include "engine/config.hpp"
 #include "engine/registry.hpp"
 #include "engine/system.hpp"
@@ -25,10 +26,7 @@ class ForceProvider {
 };
 
 // Checkpointable state: named arrays of doubles and of unsigned 64-bit integers (RNG states).
-struct IntegratorState {
-  std::map<std::string, std::vector<double>> reals;
-  std::map<std::string, std::vector<std::uint64_t>> integers;
-};
+using IntegratorState = NamedArrays;
 
 class Integrator {
  public:

@@ -1,0 +1,164 @@
+#include "app/run_command.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "engine/checkpoint.hpp"
+#include "engine/error.hpp"
+#include "engine/log.hpp"
+#include "engine/structure.hpp"
+#include "engine/thermo_output.hpp"
+#include "engine/units.hpp"
+#include "integrators/initial_velocities.hpp"
+#include "integrators/simulation.hpp"
+
+namespace nqmd {
+
+const SectionSchema& neighbor_section_schema() {
+  static const SectionSchema schema{
+      "neighbor",
+      "Verlet neighbour list: built with radius cutoff + skin, rebuilt when an atom has moved more than skin/2.",
+      {KeySpec("skin", KeyType::real, "skin distance added to the potential's cutoff (A)").at_least(0.0).defaults_to(1.0)}};
+  return schema;
+}
+
+const SectionSchema& run_section_schema() {
+  static const SectionSchema schema{
+      "run",
+      "Length of the run and what it writes. Output paths are relative to this input file.",
+      {KeySpec("steps", KeyType::integer, "number of time steps").at_least(0).require(),
+       KeySpec("thermo_every", KeyType::integer, "steps between thermo rows (terminal and CSV)").at_least(1).defaults_to(
+           std::int64_t{100}),
+       KeySpec("thermo_file", KeyType::string, "thermo CSV file; \"\" for none").defaults_to("thermo.csv"),
+       KeySpec("checkpoint_every", KeyType::integer, "steps between checkpoints; 0: only at the end")
+           .at_least(0)
+           .defaults_to(std::int64_t{0}),
+       KeySpec("checkpoint_file", KeyType::string, "checkpoint file (HDF5); \"\" for none").defaults_to("checkpoint.h5"),
+       KeySpec("min_distance", KeyType::real, "warn at start about atom pairs closer than this (A)")
+           .at_least(0.0)
+           .defaults_to(0.5)}};
+  return schema;
+}
+
+std::vector<InputSection> run_input_sections() {
+  auto styles_of = [](const auto& registry) {
+    std::vector<std::pair<std::string, const SectionSchema*>> styles;
+    for (const auto& style : registry.styles()) styles.emplace_back(style.name, &style.schema);
+    return styles;
+  };
+  return {{&structure_section_schema(), {}},
+          {&velocities_section_schema(), {}},
+          {&neighbor_section_schema(), {}},
+          {&potential_section_schema(), styles_of(PotentialRegistry::instance())},
+          {&integrator_section_schema(), styles_of(IntegratorRegistry::instance())},
+          {&run_section_schema(), {}}};
+}
+
+namespace {
+
+std::string output_path(const ConfigSection& section, const std::string& key) {
+  if (section.string(key).empty()) return "";
+  return section.path(key);
+}
+
+void print_system_summary(const System& system, const NeighborList& neighbors, double cutoff) {
+  std::map<std::string, int> counts;
+  for (std::size_t i = 0; i < system.size(); ++i) ++counts[system.symbol(i)];
+  std::string composition;
+  for (const auto& [symbol, count] : counts) composition += fmt::format("{}{} ", symbol, count);
+  log::info("system: {} atoms ({}), pbc {} {} {}", system.size(), composition, system.cell.periodic(0) ? "T" : "F",
+            system.cell.periodic(1) ? "T" : "F", system.cell.periodic(2) ? "T" : "F");
+  if (system.cell.volume() > 0) {
+    const Mat3& lattice = system.cell.lattice();
+    for (int axis = 0; axis < 3; ++axis)
+      log::info("  cell {}: {:12.6f} {:12.6f} {:12.6f} A", "abc"[axis], lattice(axis, 0), lattice(axis, 1), lattice(axis, 2));
+    double mass = 0.0;
+    for (double m : system.masses) mass += m;
+    // amu/A^3 -> g/cm^3: 1 amu = 1.66053906660e-24 g, 1 A^3 = 1e-24 cm^3.
+    log::info("  volume {:.4f} A^3, density {:.6f} atoms/A^3, {:.5f} g/cm^3", system.cell.volume(),
+              system.size() / system.cell.volume(), mass * 1.66053906660 / system.cell.volume());
+  }
+  std::size_t within_cutoff = 0;
+  for (std::size_t e = 0; e < neighbors.num_edges(); ++e) {
+    const Vec3 r = system.positions[neighbors.neighbors()[e]] - system.positions[neighbors.centers()[e]] +
+                   system.cell.shift_vector(neighbors.shifts()[e]);
+    if (r.norm() < cutoff) ++within_cutoff;
+  }
+  const double pairs_factor = neighbors.kind() == NeighborListKind::half ? 2.0 : 1.0;
+  log::info("neighbour list: cutoff {} A + skin {} A, {:.2f} neighbours per atom within the cutoff ({:.2f} in the list)",
+            cutoff, neighbors.skin(), pairs_factor * within_cutoff / std::max<std::size_t>(1, system.size()),
+            pairs_factor * neighbors.num_edges() / std::max<std::size_t>(1, system.size()));
+}
+
+void warn_close_pairs(const System& system, const NeighborList& neighbors, double min_distance) {
+  double closest = std::numeric_limits<double>::infinity();
+  std::size_t closest_edge = 0;
+  for (std::size_t e = 0; e < neighbors.num_edges(); ++e) {
+    const Vec3 r = system.positions[neighbors.neighbors()[e]] - system.positions[neighbors.centers()[e]] +
+                   system.cell.shift_vector(neighbors.shifts()[e]);
+    if (r.norm() < closest) {
+      closest = r.norm();
+      closest_edge = e;
+    }
+  }
+  if (closest < min_distance) {
+    const int i = neighbors.centers()[closest_edge], j = neighbors.neighbors()[closest_edge];
+    log::warn("atoms {} ({}) and {} ({}) are only {:.4f} A apart at the start (below min_distance = {} A)", i,
+              system.symbol(i), j, system.symbol(j), closest, min_distance);
+  }
+}
+
+}  // namespace
+
+void run_simulation(const RunRequest& request) {
+  const InputFile input(request.input_path);
+  std::vector<std::string> known;
+  for (const InputSection& section : run_input_sections()) known.push_back(section.common->name);
+  input.check_sections(known);
+
+  const ConfigSection run = input.section(run_section_schema());
+  const ConfigSection neighbor = input.section(neighbor_section_schema());
+  Frame frame = load_structure(input.section(structure_section_schema()));
+  auto potential = PotentialRegistry::instance().create(input, potential_section_schema(), frame.system);
+  auto integrator = IntegratorRegistry::instance().create(input, integrator_section_schema());
+  const double timestep = integrator->timestep_fs();
+  const ConfigSection velocities = input.section(velocities_section_schema());
+  if (!request.restart_path) initialize_velocities(velocities, frame, integrator->conserves_momentum());
+
+  const auto steps = static_cast<std::uint64_t>(run.integer("steps"));
+  const std::string thermo_path = output_path(run, "thermo_file");
+  const std::string checkpoint_path = output_path(run, "checkpoint_file");
+
+  Simulation simulation(std::move(frame.system), std::move(potential), std::move(integrator), neighbor.real("skin"));
+  std::optional<Checkpoint> restart;
+  if (request.restart_path) restart = read_checkpoint(*request.restart_path);
+  const std::uint64_t first_step = restart ? restart->step : 0;
+  if (restart && first_step > steps)
+    throw InputError(fmt::format("{}: checkpoint is at step {}, beyond [run] steps = {}", *request.restart_path,
+                                 first_step, steps));
+  simulation.add_observer(std::make_unique<ThermoOutput>(thermo_path, timestep, steps,
+                                                         restart ? std::optional<std::uint64_t>(first_step) : std::nullopt),
+                          static_cast<std::uint64_t>(run.integer("thermo_every")));
+  simulation.set_checkpoints({checkpoint_path, static_cast<std::uint64_t>(run.integer("checkpoint_every"))});
+
+  if (restart) {
+    simulation.restore(*restart);
+    log::info("restarted from {} at step {} ({} fs)", *request.restart_path, restart->step, restart->time_fs);
+  } else {
+    simulation.initialize();
+  }
+  print_system_summary(simulation.system(), simulation.neighbor_list(), simulation.potential().cutoff());
+  if (!restart) warn_close_pairs(simulation.system(), simulation.neighbor_list(), run.real("min_distance"));
+
+  simulation.run_until(steps);
+  if (!checkpoint_path.empty()) {
+    simulation.write_checkpoint();
+    log::info("checkpoint: {} (step {})", checkpoint_path, simulation.step());
+  }
+}
+
+}  // namespace nqmd

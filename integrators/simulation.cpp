@@ -1,0 +1,176 @@
+#include "integrators/simulation.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "engine/error.hpp"
+#include "engine/kinetics.hpp"
+#include "engine/units.hpp"
+
+namespace nqmd {
+
+Simulation::Simulation(System system, std::unique_ptr<Potential> potential, std::unique_ptr<Integrator> integrator,
+                       double neighbor_skin)
+    : system_(std::move(system)),
+      potential_(std::move(potential)),
+      integrator_(std::move(integrator)),
+      neighbors_(potential_->cutoff(), neighbor_skin, potential_->neighbor_list_kind()) {
+  system_.validate();
+  potential_->check_system(system_);
+}
+
+void Simulation::add_observer(std::unique_ptr<Observer> observer, std::uint64_t every) {
+  observers_.push_back({std::move(observer), every == 0 ? 1 : every});
+}
+
+const ForceResult& Simulation::compute(System& system) {
+  if (rebuild_next_ || neighbors_.needs_rebuild(system)) {
+    // Rebuilds are where atoms are wrapped back into the cell; image counters keep the unwrapped path.
+    system.wrap_into_cell();
+    neighbors_.build(system);
+    rebuild_next_ = false;
+  }
+  potential_->compute(system, neighbors_, forces_);
+  return forces_;
+}
+
+void Simulation::initialize() {
+  step_ = 0;
+  time_fs_ = 0.0;
+  rebuild_next_ = true;
+  compute(system_);
+  check_finite();
+  integrator_->setup(system_, forces_);
+  remember_good_state();
+  initial_state_observed_ = false;
+}
+
+void Simulation::restore(const Checkpoint& checkpoint) {
+  const System& saved = checkpoint.system;
+  if (saved.size() != system_.size())
+    throw InputError(fmt::format("checkpoint has {} atoms but the input describes {}: it belongs to another system",
+                                 saved.size(), system_.size()));
+  for (std::size_t i = 0; i < saved.size(); ++i)
+    if (saved.symbol(i) != system_.symbol(i))
+      throw InputError(fmt::format("checkpoint atom {} is {} but the input has {}: it belongs to another system", i,
+                                   saved.symbol(i), system_.symbol(i)));
+  system_ = saved;
+  forces_.energy = checkpoint.energy;
+  forces_.atom_energies = checkpoint.atom_energies;
+  forces_.forces = checkpoint.forces;
+  forces_.virial = checkpoint.virial;
+  step_ = checkpoint.step;
+  time_fs_ = checkpoint.time_fs;
+  rebuild_next_ = true;  // as the original run does right after writing this checkpoint
+  integrator_->setup(system_, forces_);
+  integrator_->load_state(checkpoint.integrator);
+  remember_good_state();
+  initial_state_observed_ = true;  // the run that wrote the checkpoint observed this step
+}
+
+void Simulation::run_until(std::uint64_t last_step) {
+  if (!initial_state_observed_) {
+    observe();
+    initial_state_observed_ = true;
+  }
+  while (step_ < last_step) {
+    integrator_->step(system_, *this, forces_);
+    ++step_;
+    time_fs_ = static_cast<double>(step_) * integrator_->timestep_fs();
+    try {
+      check_finite();
+    } catch (const InputError&) {
+      restore_good_state();
+      for (auto& scheduled : observers_) scheduled.observer->flush();
+      if (!checkpoints_.path.empty()) write_checkpoint();
+      throw;
+    }
+    observe();
+    for (auto& scheduled : observers_) scheduled.observer->after_step(step_);
+    if (!checkpoints_.path.empty() && checkpoints_.every > 0 && step_ % checkpoints_.every == 0) write_checkpoint();
+    remember_good_state();
+  }
+}
+
+void Simulation::check_finite() const {
+  if (!std::isfinite(forces_.energy))
+    throw InputError(fmt::format("step {}: the potential energy is {} (the simulation blew up; try a smaller "
+                                 "timestep or check the structure)", step_, forces_.energy));
+  for (std::size_t i = 0; i < system_.size(); ++i) {
+    if (!forces_.forces[i].allFinite() || !system_.positions[i].allFinite() || !system_.velocities[i].allFinite())
+      throw InputError(fmt::format("step {}: atom {} ({}) has a non-finite force, position or velocity (the "
+                                   "simulation blew up; try a smaller timestep or check the structure)",
+                                   step_, i, system_.symbol(i)));
+  }
+}
+
+void Simulation::remember_good_state() {
+  last_good_.positions = system_.positions;
+  last_good_.velocities = system_.velocities;
+  last_good_.images = system_.images;
+  last_good_.forces = forces_;
+  last_good_.integrator = integrator_->save_state();
+  last_good_.step = step_;
+  last_good_.time_fs = time_fs_;
+}
+
+void Simulation::restore_good_state() {
+  system_.positions = last_good_.positions;
+  system_.velocities = last_good_.velocities;
+  system_.images = last_good_.images;
+  forces_ = last_good_.forces;
+  integrator_->load_state(last_good_.integrator);
+  step_ = last_good_.step;
+  time_fs_ = last_good_.time_fs;
+}
+
+ThermoState Simulation::thermo() const {
+  ThermoState thermo;
+  thermo.step = step_;
+  thermo.time_fs = time_fs_;
+  thermo.potential_energy = forces_.energy;
+  thermo.kinetic_energy = kinetic_energy(system_);
+  thermo.total_energy = thermo.potential_energy + thermo.kinetic_energy;
+  thermo.conserved_energy = thermo.total_energy + integrator_->extended_energy();
+  thermo.degrees_of_freedom = degrees_of_freedom(system_, integrator_->conserves_momentum());
+  thermo.temperature = kinetic_temperature(thermo.kinetic_energy, thermo.degrees_of_freedom);
+  if (system_.cell.fully_periodic()) {
+    // P V = (2 K + trace(virial)) / 3 (LAMMPS compute pressure, with its N_dof k T = 2 K).
+    thermo.volume = system_.cell.volume();
+    const double pressure = (2.0 * thermo.kinetic_energy + forces_.virial.trace()) / (3.0 * thermo.volume);
+    thermo.pressure_bar = pressure * units::ev_per_a3_to_bar;
+  }
+  return thermo;
+}
+
+void Simulation::observe() {
+  bool any = false;
+  for (const auto& scheduled : observers_) any = any || step_ % scheduled.every == 0;
+  if (!any) return;
+  const ThermoState state = thermo();
+  const StepData data{system_, forces_.forces, forces_.virial, state};
+  for (auto& scheduled : observers_)
+    if (step_ % scheduled.every == 0) scheduled.observer->observe(data);
+}
+
+Checkpoint Simulation::checkpoint() const {
+  Checkpoint checkpoint;
+  checkpoint.system = system_;
+  checkpoint.step = step_;
+  checkpoint.time_fs = time_fs_;
+  checkpoint.energy = forces_.energy;
+  checkpoint.atom_energies = forces_.atom_energies;
+  checkpoint.forces = forces_.forces;
+  checkpoint.virial = forces_.virial;
+  checkpoint.integrator = integrator_->save_state();
+  return checkpoint;
+}
+
+void Simulation::write_checkpoint() {
+  for (auto& scheduled : observers_) scheduled.observer->flush();
+  nqmd::write_checkpoint(checkpoints_.path, checkpoint());
+  rebuild_next_ = true;
+}
+
+}  // namespace nqmd

@@ -1,0 +1,87 @@
+#pragma once
+// The run loop: a System moved by an Integrator under a Potential, with the neighbour list kept valid by the
+// Verlet skin criterion, observers called every N steps, and checkpoints from which a run continues bit for
+// bit. A checkpoint is a rebuild point: after writing one, the next force evaluation rebuilds the neighbour
+// list, exactly as a run restarted from that checkpoint does, so both sum forces in the same order.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/checkpoint.hpp"
+#include "engine/neighbor_list.hpp"
+#include "engine/observer.hpp"
+#include "integrators/integrator.hpp"
+#include "potential/potential.hpp"
+
+namespace nqmd {
+
+struct CheckpointOptions {
+  std::string path;            // empty: no checkpoints
+  std::uint64_t every = 0;     // steps between checkpoints; 0: only at the end (and when stopping on an error)
+};
+
+class Simulation final : public ForceProvider {
+ public:
+  Simulation(System system, std::unique_ptr<Potential> potential, std::unique_ptr<Integrator> integrator,
+             double neighbor_skin);
+
+  void add_observer(std::unique_ptr<Observer> observer, std::uint64_t every);
+  void set_checkpoints(CheckpointOptions options) { checkpoints_ = std::move(options); }
+
+  // Fresh start: forces at the initial positions, integrator set-up (observers see step 0 when the run starts).
+  void initialize();
+  // Continue from a checkpoint of the same system (InputError if the atom count or species differ).
+  void restore(const Checkpoint& checkpoint);
+  // Advances to step `last_step`; observers see every multiple of their interval, including the first step
+  // if it is one. On non-finite energies or forces it stops with an InputError naming the step and atom,
+  // after writing a checkpoint of the last good step and flushing the observers.
+  void run_until(std::uint64_t last_step);
+
+  std::uint64_t step() const { return step_; }
+  double time_fs() const { return time_fs_; }
+  const System& system() const { return system_; }
+  const ForceResult& forces() const { return forces_; }
+  const NeighborList& neighbor_list() const { return neighbors_; }
+  const Potential& potential() const { return *potential_; }
+  ThermoState thermo() const;
+  Checkpoint checkpoint() const;
+  void write_checkpoint();
+
+  const ForceResult& compute(System& system) override;
+
+ private:
+  struct ScheduledObserver {
+    std::unique_ptr<Observer> observer;
+    std::uint64_t every;
+  };
+  // State of the last completed step, kept to write a clean checkpoint if the next step blows up.
+  struct GoodState {
+    std::vector<Vec3> positions, velocities;
+    std::vector<Vec3i> images;
+    ForceResult forces;
+    IntegratorState integrator;
+    std::uint64_t step = 0;
+    double time_fs = 0.0;
+  };
+
+  System system_;
+  std::unique_ptr<Potential> potential_;
+  std::unique_ptr<Integrator> integrator_;
+  NeighborList neighbors_;
+  ForceResult forces_;
+  std::vector<ScheduledObserver> observers_;
+  CheckpointOptions checkpoints_;
+  std::uint64_t step_ = 0;
+  double time_fs_ = 0.0;
+  bool rebuild_next_ = true;
+  bool initial_state_observed_ = false;
+  GoodState last_good_;
+
+  void observe();
+  void check_finite() const;
+  void remember_good_state();
+  void restore_good_state();
+};
+
+}  // namespace nqmd

@@ -1,0 +1,10 @@
+#pragma once
+#include <string>
+
+namespace nqmd {
+
+// Version of the libtorch nequip-md was built against, e.g. "1.13.1", and whether it can use CUDA.
+std::string libtorch_version();
+bool libtorch_has_cuda();
+
+}  // namespace nqmd

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to the default example: packages, build, run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+example=inputs/argon
+echo "== nequip-md run $example/input.toml"
+(cd "$example" && ../../build/app/nequip-md run input.toml)

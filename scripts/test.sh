@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# One command from a fresh Debian 12 machine to the whole test suite: packages, build, ctest.
+# The tests read reference data from ../shared (beside this repository).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh --tests
+scripts/build.sh
+ctest --test-dir build --output-on-failure -j"$(nproc)"
