@@ -37,14 +37,11 @@ struct KeySpec {
 
   KeySpec(std::string key_name, KeyType key_type, std::string key_doc)
       : name(std::move(key_name)), type(key_type), doc(std::move(key_doc)) {}
-  KeySpec& defaults_to(DefaultValue value) {
-    default_value = std::move(value);
-    return *this;
-  }
-  KeySpec& defaults_to(const char* text) {  // a string literal must not convert to bool
-    default_value = std::string(text);
-    return *this;
-  }
+  // One overload per value type, so that a default is never converted to another type by accident.
+  KeySpec& defaults_to(double value) { return set_default(value); }
+  KeySpec& defaults_to(std::int64_t value) { return set_default(value); }
+  KeySpec& defaults_to(bool value) { return set_default(value); }
+  KeySpec& defaults_to(const char* text) { return set_default(std::string(text)); }
   KeySpec& require() {
     required = true;
     return *this;
@@ -68,6 +65,12 @@ struct KeySpec {
   }
   KeySpec& length(std::size_t count) {
     array_length = count;
+    return *this;
+  }
+
+ private:
+  KeySpec& set_default(DefaultValue value) {
+    default_value = std::move(value);
     return *this;
   }
 };

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "engine/error.hpp"
-#include "engine/kinetics.hpp"
+#include "integrators/velocities.hpp"
 #include "engine/units.hpp"
 
 namespace nqmd {
@@ -133,8 +133,9 @@ ThermoState Simulation::thermo() const {
   thermo.kinetic_energy = kinetic_energy(system_);
   thermo.total_energy = thermo.potential_energy + thermo.kinetic_energy;
   thermo.conserved_energy = thermo.total_energy + integrator_->extended_energy();
-  thermo.degrees_of_freedom = degrees_of_freedom(system_, integrator_->conserves_momentum());
-  thermo.temperature = kinetic_temperature(thermo.kinetic_energy, thermo.degrees_of_freedom);
+  const std::size_t dof = degrees_of_freedom(system_, integrator_->conserves_momentum());
+  thermo.degrees_of_freedom = static_cast<double>(dof);
+  thermo.temperature = kinetic_temperature(thermo.kinetic_energy, dof);
   if (system_.cell.fully_periodic()) {
     // P V = (2 K + trace(virial)) / 3 (LAMMPS compute pressure, with its N_dof k T = 2 K).
     thermo.volume = system_.cell.volume();
