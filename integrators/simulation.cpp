@@ -26,6 +26,7 @@ void Simulation::add_observer(std::unique_ptr<Observer> observer, std::uint64_t 
 
 const ForceResult& Simulation::compute(System& system) {
   if (rebuild_next_ || neighbors_.needs_rebuild(system)) {
+    check_positions_sane(system);
     // Rebuilds are where atoms are wrapped back into the cell; image counters keep the unwrapped path.
     system.wrap_into_cell();
     neighbors_.build(system);
@@ -36,7 +37,7 @@ const ForceResult& Simulation::compute(System& system) {
 }
 
 void Simulation::initialize() {
-  step_ = 0;
+  step_ = step_being_computed_ = 0;
   time_fs_ = 0.0;
   rebuild_next_ = true;
   compute(system_);
@@ -75,12 +76,14 @@ void Simulation::run_until(std::uint64_t last_step) {
     initial_state_observed_ = true;
   }
   while (step_ < last_step) {
-    integrator_->step(system_, *this, forces_);
-    ++step_;
-    time_fs_ = static_cast<double>(step_) * integrator_->timestep_fs();
     try {
+      step_being_computed_ = step_ + 1;
+      integrator_->step(system_, *this, forces_);
+      ++step_;
+      time_fs_ = static_cast<double>(step_) * integrator_->timestep_fs();
       check_finite();
     } catch (const InputError&) {
+      // Stop at the last good step: its state is what the checkpoint and the observers keep.
       restore_good_state();
       for (auto& scheduled : observers_) scheduled.observer->flush();
       if (!checkpoints_.path.empty()) write_checkpoint();
@@ -93,15 +96,26 @@ void Simulation::run_until(std::uint64_t last_step) {
   }
 }
 
+void Simulation::check_positions_sane(const System& system) const {
+  // An atom thousands of cells away (or at infinity) means the dynamics diverged; binning it would overflow.
+  const double limit = 1e4 * std::max(1.0, system.cell.perpendicular_widths().maxCoeff()) + 1e6;
+  for (std::size_t i = 0; i < system.size(); ++i)
+    if (!system.positions[i].allFinite() || system.positions[i].cwiseAbs().maxCoeff() > limit)
+      throw InputError(fmt::format("step {}: atom {} ({}) is at ({:.6g}, {:.6g}, {:.6g}) A, far outside the cell (the "
+                                   "simulation blew up; try a smaller timestep or check the structure)",
+                                   step_being_computed_, i, system.symbol(i),
+                                   system.positions[i].x(), system.positions[i].y(), system.positions[i].z()));
+}
+
 void Simulation::check_finite() const {
   if (!std::isfinite(forces_.energy))
     throw InputError(fmt::format("step {}: the potential energy is {} (the simulation blew up; try a smaller "
-                                 "timestep or check the structure)", step_, forces_.energy));
+                                 "timestep or check the structure)", step_being_computed_, forces_.energy));
   for (std::size_t i = 0; i < system_.size(); ++i) {
     if (!forces_.forces[i].allFinite() || !system_.positions[i].allFinite() || !system_.velocities[i].allFinite())
       throw InputError(fmt::format("step {}: atom {} ({}) has a non-finite force, position or velocity (the "
                                    "simulation blew up; try a smaller timestep or check the structure)",
-                                   step_, i, system_.symbol(i)));
+                                   step_being_computed_, i, system_.symbol(i)));
   }
 }
 

@@ -73,6 +73,7 @@ class Simulation final : public ForceProvider {
   std::vector<ScheduledObserver> observers_;
   CheckpointOptions checkpoints_;
   std::uint64_t step_ = 0;
+  std::uint64_t step_being_computed_ = 0;  // for messages: the step whose forces are being evaluated
   double time_fs_ = 0.0;
   bool rebuild_next_ = true;
   bool initial_state_observed_ = false;
@@ -80,6 +81,7 @@ class Simulation final : public ForceProvider {
 
   void observe();
   void check_finite() const;
+  void check_positions_sane(const System& system) const;
   void remember_good_state();
   void restore_good_state();
 };

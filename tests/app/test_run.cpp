@@ -1,0 +1,182 @@
+// Whole runs through the command line: restarts that continue bit for bit, blow-ups that stop cleanly,
+// checkpoints that belong to another system, and the ideal-gas pressure.
+#include <cmath>
+#include <sstream>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "cli_runner.hpp"
+#include "engine/checkpoint.hpp"
+#include "engine/units.hpp"
+
+namespace {
+
+using nqmd::test::CliSandbox;
+using nqmd::test::CommandResult;
+
+std::string argon_input(const std::string& integrator_section, int steps, const std::string& extra_run = "") {
+  return R"([structure]
+lattice = "fcc"
+lattice_constant = 5.6
+repeat = [3, 3, 3]
+species = ["Ar"]
+random_displacement = 0.05
+
+[velocities]
+kind = "maxwell_boltzmann"
+temperature = 120.0
+seed = 11
+
+[potential]
+kind = "lj"
+species = ["Ar"]
+epsilon = [0.01032]
+sigma = [3.405]
+cutoff = 7.5
+shift = true
+
+[neighbor]
+skin = 0.3
+
+)" + integrator_section +
+         "\n[run]\nsteps = " + std::to_string(steps) + "\nthermo_every = 5\n" + extra_run;
+}
+
+// Thermo columns 0..8 (step .. volume): everything but the throughput.
+std::vector<std::string> physical_rows(const std::string& csv) {
+  std::vector<std::string> rows;
+  std::istringstream lines(csv);
+  for (std::string line; std::getline(lines, line);) {
+    std::size_t cut = 0;
+    for (int comma = 0; comma < 9 && cut != std::string::npos; ++comma) cut = line.find(',', cut + 1);
+    rows.push_back(line.substr(0, cut));
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("run: a run split by a restart is bit-identical to the unsplit run", "[app][run][restart]") {
+  const std::vector<std::string> integrators{
+      "[integrator]\nkind = \"nve\"\ntimestep = 10.0\n",
+      "[integrator]\nkind = \"nvt_nose_hoover\"\ntimestep = 10.0\ntemperature = 100.0\ntdamp = 200.0\n",
+      "[integrator]\nkind = \"nvt_langevin\"\ntimestep = 10.0\ntemperature = 100.0\nfriction = 0.01\nseed = 5\n",
+      "[integrator]\nkind = \"nvt_csvr\"\ntimestep = 10.0\ntemperature = 100.0\ntdamp = 200.0\nseed = 5\n"};
+  for (const std::string& integrator : integrators) {
+    INFO(integrator);
+    CliSandbox whole, split;
+    // The unsplit run checkpoints at step 40 (a rebuild point, as the split run's restart is).
+    whole.write("input.toml", argon_input(integrator, 80, "checkpoint_every = 40\n"));
+    const CommandResult unsplit = whole.run("run input.toml");
+    INFO(unsplit.err);
+    REQUIRE(unsplit.exit_code == 0);
+
+    split.write("first.toml", argon_input(integrator, 40));
+    REQUIRE(split.run("run first.toml").exit_code == 0);
+    split.write("input.toml", argon_input(integrator, 80, "thermo_file = \"thermo.csv\"\n"));
+    // The restarted run continues the first run's thermo file.
+    std::filesystem::copy_file(split.path("thermo.csv"), split.path("thermo_first.csv"));
+    const CommandResult continued = split.run("run input.toml --restart checkpoint.h5");
+    INFO(continued.err);
+    REQUIRE(continued.exit_code == 0);
+    CHECK(continued.out.find("restarted from checkpoint.h5 at step 40") != std::string::npos);
+
+    const nqmd::Checkpoint a = nqmd::read_checkpoint(whole.path("checkpoint.h5"));
+    const nqmd::Checkpoint b = nqmd::read_checkpoint(split.path("checkpoint.h5"));
+    REQUIRE(a.step == 80);
+    REQUIRE(b.step == 80);
+    REQUIRE(a.system.size() == b.system.size());
+    bool identical = true;
+    for (std::size_t i = 0; i < a.system.size(); ++i) {
+      identical = identical && a.system.positions[i] == b.system.positions[i] &&
+                  a.system.velocities[i] == b.system.velocities[i] && a.system.images[i] == b.system.images[i] &&
+                  a.forces[i] == b.forces[i];
+    }
+    CHECK(identical);
+    CHECK(a.energy == b.energy);
+    CHECK(a.integrator.reals == b.integrator.reals);
+    CHECK(a.integrator.integers == b.integrator.integers);
+    // Thermo rows (all physical columns, printed at full precision) agree row by row, 17 rows: 0, 5, ..., 80.
+    const auto rows_whole = physical_rows(whole.read("thermo.csv"));
+    const auto rows_split = physical_rows(split.read("thermo.csv"));
+    CHECK(rows_whole.size() == 18);
+    CHECK(rows_whole == rows_split);
+  }
+}
+
+TEST_CASE("run: a blow-up stops with the step and atom, keeping a checkpoint of the last good step",
+          "[app][run][bad-input]") {
+  CliSandbox sandbox;
+  // Two atoms 1.0 A apart (warned about), and one launched at 1e10 A/fs: after one 5 fs step it is 5e10 A
+  // away, and the run must stop there rather than bin it.
+  sandbox.write("start.extxyz",
+                "3\nLattice=\"20 0 0 0 20 0 0 0 20\" Properties=species:S:1:pos:R:3:velocities:R:3 pbc=\"T T T\"\n"
+                "Ar 5 5 5 0 0 0\nAr 6 5 5 0 0 0\nAr 12 12 12 1e10 0 0\n");
+  std::string input = argon_input("[integrator]\nkind = \"nve\"\ntimestep = 5.0\n", 1000, "min_distance = 1.5\n");
+  const std::string lattice = "lattice = \"fcc\"\nlattice_constant = 5.6\nrepeat = [3, 3, 3]\nspecies = [\"Ar\"]\n"
+                              "random_displacement = 0.05";
+  input.replace(input.find(lattice), lattice.size(), "file = \"start.extxyz\"");
+  const std::string velocities = "kind = \"maxwell_boltzmann\"\ntemperature = 120.0\nseed = 11";
+  input.replace(input.find(velocities), velocities.size(), "kind = \"structure\"");
+  sandbox.write("input.toml", input);
+  const CommandResult result = sandbox.run("run input.toml");
+  INFO(result.err);
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("warning: atoms 0 (Ar) and 1 (Ar) are only 1.0000 A apart") != std::string::npos);
+  CHECK(result.err.find("error: step 1: atom 2 (Ar) is at (5e+10, 12, 12) A, far outside the cell") !=
+        std::string::npos);
+  CHECK(result.err.find("blew up") != std::string::npos);
+  REQUIRE(sandbox.exists("checkpoint.h5"));
+  const nqmd::Checkpoint last_good = nqmd::read_checkpoint(sandbox.path("checkpoint.h5"));
+  CHECK(std::isfinite(last_good.energy));
+  for (const nqmd::Vec3& position : last_good.system.positions) CHECK(position.allFinite());
+  // The checkpoint holds the last good step, 0, with the atom still at its start.
+  CHECK(last_good.step == 0);
+  CHECK(last_good.system.positions[2].x() == 12.0);
+}
+
+TEST_CASE("run: a checkpoint of another system is refused", "[app][run][bad-input]") {
+  CliSandbox sandbox;
+  const std::string integrator = "[integrator]\nkind = \"nve\"\ntimestep = 5.0\n";
+  sandbox.write("small.toml", argon_input(integrator, 5));
+  REQUIRE(sandbox.run("run small.toml").exit_code == 0);
+  std::string bigger = argon_input(integrator, 10);
+  bigger.replace(bigger.find("repeat = [3, 3, 3]"), 18, "repeat = [4, 3, 3]");
+  sandbox.write("bigger.toml", bigger);
+  const CommandResult result = sandbox.run("run bigger.toml --restart checkpoint.h5");
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("checkpoint has 108 atoms but the input describes 144") != std::string::npos);
+  sandbox.write("not_a_checkpoint.h5", "hello");
+  const CommandResult garbage = sandbox.run("run small.toml --restart not_a_checkpoint.h5");
+  CHECK(garbage.exit_code == 1);
+  CHECK(garbage.err.find("not_a_checkpoint.h5: not an HDF5 file") != std::string::npos);
+}
+
+TEST_CASE("run: the pressure of an ideal gas is N k T / V", "[app][run]") {
+  CliSandbox sandbox;
+  std::string input = argon_input("[integrator]\nkind = \"nve\"\ntimestep = 5.0\n", 10);
+  const std::size_t start = input.find("[potential]");
+  input.replace(start, input.find("[neighbor]") - start, "[potential]\nkind = \"none\"\n\n");
+  sandbox.write("input.toml", input);
+  const CommandResult result = sandbox.run("run input.toml");
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  std::istringstream rows(sandbox.read("thermo.csv"));
+  std::string header, row;
+  std::getline(rows, header);
+  std::getline(rows, row);
+  std::vector<double> values;
+  std::istringstream fields(row);
+  for (std::string field; std::getline(fields, field, ',');) values.push_back(std::stod(field));
+  const double kinetic = values[3], temperature = values[6], pressure_bar = values[7], volume = values[8];
+  const double atoms = 108;
+  CHECK(volume == Approx(std::pow(3 * 5.6, 3)).epsilon(1e-12));
+  // P V = 2 K / 3 exactly (no virial) ...
+  CHECK(pressure_bar == Approx(2.0 * kinetic / (3.0 * volume) * nqmd::units::ev_per_a3_to_bar).epsilon(1e-12));
+  // ... which is N k T / V with T counted over 3N - 3 degrees of freedom, up to the factor (N - 1) / N.
+  CHECK(pressure_bar == Approx((atoms - 1) * nqmd::units::boltzmann_ev_per_k * temperature / volume *
+                               nqmd::units::ev_per_a3_to_bar)
+                            .epsilon(1e-12));
+  CHECK(temperature == Approx(120.0).epsilon(1e-12));
+}
