@@ -1,0 +1,49 @@
+#pragma once
+// A trajectory in memory, for analysis: the same atoms over many frames. Positions A (as stored: wrapped or
+// not), velocities A/fs, times fs. Unwrapped positions come from image counters when the file has them,
+// else from the minimum-image jump rule between consecutive frames (valid only while no atom moves more than
+// half a cell width between two stored frames).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/cell.hpp"
+
+namespace nqmd {
+
+struct TrajectoryFrame {
+  std::uint64_t step = 0;
+  double time_fs = 0.0;
+  Cell cell;
+  std::vector<Vec3> positions;
+  std::vector<Vec3> velocities;  // empty if the file has none
+  std::vector<Vec3i> images;     // empty if the file has none
+};
+
+struct Trajectory {
+  std::string source;                      // file it was read from
+  std::vector<std::string> symbols;        // per atom, constant over frames
+  std::vector<double> masses;              // per atom (amu)
+  std::vector<TrajectoryFrame> frames;
+
+  std::size_t atoms() const { return symbols.size(); }
+  bool has_velocities() const { return !frames.empty() && !frames.front().velocities.empty(); }
+  // Unwrapped positions of every frame (image counters, or the minimum-image jump rule); A.
+  std::vector<std::vector<Vec3>> unwrapped_positions() const;
+};
+
+struct TrajectoryReadOptions {
+  // Time between stored frames (fs) for files that do not record times (plain extxyz); 0: take the file's.
+  double frame_interval_fs = 0.0;
+  std::size_t first_frame = 0;
+  std::optional<std::size_t> last_frame;  // inclusive
+  std::size_t stride = 1;
+};
+
+// Reads an H5MD file (nequip-md's own or another program's) or a multi-frame extxyz file, by content.
+// InputError (naming the file) if it is neither, if N or the species change between frames, or if times are
+// missing and no frame interval is given.
+Trajectory read_trajectory(const std::string& path, const TrajectoryReadOptions& options = {});
+
+}  // namespace nqmd
