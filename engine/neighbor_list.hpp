@@ -8,6 +8,7 @@
 // they were at build time (unwrapped positions work; nothing is wrapped). The list radius is cutoff + skin;
 // potentials keep the edges with |r_ij| < their cutoff. The list stays valid until an atom has moved more
 // than skin/2 (Verlet criterion) or the cell or the atom count changes.
+#include <array>
 #include <cstddef>
 #include <vector>
 
@@ -61,6 +62,17 @@ class NeighborList {
   std::vector<int> bin_of_atom_;
   std::vector<int> bin_start_;
   std::vector<int> atoms_by_bin_;
+  // Edges are found bin by bin (for cache locality) into per-chunk buffers, then copied into atom order.
+  struct ChunkEdges {
+    std::vector<int> neighbors;
+    std::vector<Vec3i> shifts;
+  };
+  std::vector<Vec3> sorted_positions_;            // wrapped Cartesian positions, in bin order
+  std::vector<Vec3i> sorted_wrap_shifts_;         // wrap_shifts_ in bin order
+  std::vector<int> edge_counts_;                  // per atom
+  std::vector<std::size_t> edge_begin_in_chunk_;  // per atom in bin order: its first edge in its chunk's buffer
+  std::vector<int> chunk_first_bin_;
+  std::vector<ChunkEdges> chunk_edges_;
 };
 
 }  // namespace nqmd
