@@ -1,0 +1,149 @@
+#pragma once
+// Private: the NequIP network (nequip 0.6.2 default builders on e3nn 0.5.1) as libtorch operations, built from a
+// deployed model's config and weights. Includes torch.
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "potential/nequip/config.hpp"
+#include "potential/nequip/deployed.hpp"
+#include "potential/nequip/irreps.hpp"
+
+namespace nqmd::nequip::detail {
+
+// Outputs of each stage, keyed as in intermediates_frame0.npz ("layer0_convnet:node_features", ...).
+using Stages = std::map<std::string, torch::Tensor>;
+
+// Scalar nonlinearity normalised by e3nn's normalize2mom constant.
+struct Activation {
+  enum class Kind { silu, ssp, tanh, abs } kind = Kind::silu;
+  double constant = 1.0;
+  static Activation from_name(const std::string& name, const std::string& where);
+  bool is_odd() const { return kind == Kind::tanh; }
+  bool is_even() const { return kind == Kind::abs; }
+  torch::Tensor operator()(const torch::Tensor& x) const;
+};
+
+// e3nn o3.Linear without biases: every (i_in, i_out) pair of equal irreps, path weight 1/sqrt(fan_in).
+class EquivariantLinear {
+ public:
+  EquivariantLinear() = default;
+  EquivariantLinear(Irreps in, Irreps out, torch::Tensor weight, const std::string& name);
+  torch::Tensor operator()(const torch::Tensor& x) const;  // [n, in.dim()] -> [n, out.dim()]
+  const Irreps& irreps_out() const { return out_; }
+
+ private:
+  struct Path {
+    int i_in, i_out;
+    double weight;
+    std::int64_t offset;
+  };
+  Irreps in_, out_;
+  std::vector<Path> paths_;
+  torch::Tensor weight_;
+};
+
+// One tensor-product instruction: output block i_out gets path_weight * C^{l1,l2,lout} x1[i1] x2[i2] with
+// weights 'uvu' (per edge, [E, mul1*mul2] slice) or 'uvw' (shared, [mul1, mul2, mul_out] slice).
+struct TensorProductPath {
+  int i1, i2, i_out;
+  double path_weight;
+  std::int64_t weight_offset;
+  torch::Tensor w3j;  // [(2l1+1)*(2l2+1), 2lout+1]
+};
+
+class TensorProduct {
+ public:
+  enum class Mode { uvu, uvw };
+  TensorProduct() = default;
+  // The instructions' path weights follow e3nn's 'component' irrep and 'element' path normalisation.
+  TensorProduct(Irreps in1, Irreps in2, Irreps out, Mode mode, const std::vector<std::array<int, 3>>& instructions,
+                const torch::TensorOptions& options);
+  std::int64_t weight_numel() const { return weight_numel_; }
+  // uvu: weight [batch, weight_numel]; uvw: weight [weight_numel] (shared).
+  torch::Tensor operator()(const torch::Tensor& x1, const torch::Tensor& x2, const torch::Tensor& weight) const;
+
+ private:
+  Irreps in1_, in2_, out_;
+  Mode mode_ = Mode::uvu;
+  std::vector<TensorProductPath> paths_;
+  std::int64_t weight_numel_ = 0;
+};
+
+// e3nn FullyConnectedNet without biases: hidden h <- act(h @ W / sqrt(h_in)), last layer linear.
+struct FullyConnectedNet {
+  std::vector<torch::Tensor> weights;
+  Activation activation;
+  torch::Tensor operator()(const torch::Tensor& x) const;
+};
+
+// e3nn Gate on the sorted concatenation scalars + gates + gated.
+struct Gate {
+  struct Slice {
+    std::int64_t offset, mul, dim;
+    Activation activation;  // scalars and gates only
+  };
+  std::vector<Slice> scalars, gates, gated;  // in their own (unsorted) order
+  Irreps irreps_in, irreps_out;
+  torch::Tensor operator()(const torch::Tensor& x) const;
+};
+
+struct ConvNetLayer {
+  Irreps irreps_in, conv_out, irreps_mid;
+  EquivariantLinear linear_1, linear_2;
+  FullyConnectedNet fc;
+  TensorProduct tp;
+  bool use_sc = true;
+  TensorProduct sc;
+  torch::Tensor sc_weight;
+  Gate gate;
+  bool resnet = false;
+};
+
+class NequipNetwork {
+ public:
+  // Reads the unfrozen module's named parameters and buffers and its config (extra file "config").
+  NequipNetwork(const DeployedMetadata& metadata, const std::map<std::string, torch::Tensor>& state);
+
+  struct Result {
+    torch::Tensor total_energy;   // [1, 1]
+    torch::Tensor atomic_energy;  // [N, 1]
+    torch::Tensor forces;         // [N, 3]
+    torch::Tensor virial;         // [1, 3, 3]; undefined unless requested
+  };
+  // Inputs as nequip takes them (pos [N,3], atom_types [N], edge_index [2,E], edge_cell_shift [E,3], cell [3,3]);
+  // floating inputs are cast to the model dtype. `stages`, if given, receives every intermediate output.
+  Result forward(const torch::Tensor& pos, const torch::Tensor& atom_types, const torch::Tensor& edge_index,
+                 const torch::Tensor& edge_cell_shift, const torch::Tensor& cell, bool compute_virial,
+                 Stages* stages = nullptr) const;
+
+  bool stress_output() const { return stress_output_; }
+  const std::vector<ConvNetLayer>& layers() const { return layers_; }
+  torch::ScalarType dtype() const { return dtype_; }
+
+ private:
+  torch::Tensor energy_graph(const torch::Tensor& pos, const torch::Tensor& atom_types,
+                             const torch::Tensor& edge_index, const torch::Tensor& edge_cell_shift,
+                             const torch::Tensor& cell, Stages* stages) const;
+
+  torch::ScalarType dtype_ = torch::kFloat64;
+  int num_types_ = 0;
+  double r_max_ = 0;
+  double cutoff_p_ = 6;
+  double avg_num_neighbors_ = 1;
+  bool stress_output_ = false;
+  Irreps irreps_edge_sh_;
+  torch::Tensor bessel_weights_;
+  EquivariantLinear chemical_embedding_;
+  std::vector<ConvNetLayer> layers_;
+  EquivariantLinear conv_to_output_hidden_, output_hidden_to_scalar_;
+  torch::Tensor per_species_scales_, per_species_shifts_;  // default dtype (float64); may be undefined
+  double global_scale_ = 1.0;
+  bool has_global_scale_ = false;
+  double global_shift_ = 0.0;  // RescaleOutput's shift of total_energy (absent by default)
+  bool has_global_shift_ = false;
+};
+
+}  // namespace nqmd::nequip::detail

@@ -1,0 +1,35 @@
+#pragma once
+// One graph as a NequIP model sees it, and what the model returns. Torch-free.
+//
+// Edges follow nequip: edge e goes from centre i = edge_centers[e] to neighbour j = edge_neighbors[e] with
+// r_ij = x_j - x_i + edge_cell_shifts[e] . cell (cell rows are lattice vectors; shifts are integer-valued).
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "engine/cell.hpp"
+
+namespace nqmd::nequip {
+
+struct AtomicGraph {
+  std::vector<Vec3> positions;              // A
+  std::vector<std::int64_t> atom_types;     // nequip type index per atom
+  std::vector<std::int64_t> edge_centers;   // edge_index[0]
+  std::vector<std::int64_t> edge_neighbors; // edge_index[1]
+  std::vector<Vec3> edge_cell_shifts;       // integer-valued lattice shifts
+  Mat3 cell = Mat3::Zero();                 // zero for a non-periodic system
+
+  std::size_t num_atoms() const { return positions.size(); }
+  std::size_t num_edges() const { return edge_centers.size(); }
+  // Throws InputError if the arrays disagree in length or an index or type is out of range.
+  void validate(int num_types) const;
+};
+
+struct ModelOutput {
+  double total_energy = 0.0;           // eV
+  std::vector<double> atomic_energies; // eV per atom
+  std::vector<Vec3> forces;            // eV/A
+  std::optional<Mat3> virial;          // eV (nequip's sign: virial = -dE/d(strain)); only if the model has it
+};
+
+}  // namespace nqmd::nequip

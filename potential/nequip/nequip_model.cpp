@@ -1,0 +1,544 @@
+#include "potential/nequip/nequip_model.hpp"
+
+#include <cmath>
+
+#include "engine/error.hpp"
+#include "potential/nequip/detail/deployed_impl.hpp"
+#include "potential/nequip/detail/e3nn_impl.hpp"
+#include "potential/nequip/detail/nequip_model_impl.hpp"
+
+namespace nqmd::nequip {
+namespace detail {
+namespace {
+
+const std::string kFunc = "model.model.func.";
+
+// e3nn 0.5.1 normalize2mom constants (estimated by e3nn from 1e6 normals, CPU generator seed 0, float64).
+constexpr double kSiluConstant = 1.6791767923989418;
+constexpr double kSspConstant = 1.878204668541552;
+constexpr double kTanhConstant = 1.5937334472592695;
+constexpr double kAbsConstant = 1.001110600838467;
+
+bool path_exists(const Irreps& in1, const Irreps& in2, const Irrep& out) {
+  for (const auto& a : in1.blocks())
+    for (const auto& b : in2.blocks())
+      for (const Irrep& ir : a.ir * b.ir)
+        if (ir == out) return true;
+  return false;
+}
+
+torch::Tensor block(const torch::Tensor& x, const Irreps& irreps, const std::vector<int>& offsets, int i) {
+  const MulIrrep& b = irreps[static_cast<std::size_t>(i)];
+  return x.narrow(1, offsets[static_cast<std::size_t>(i)], b.dim()).reshape({x.size(0), b.mul, b.ir.dim()});
+}
+
+}  // namespace
+
+Activation Activation::from_name(const std::string& name, const std::string& where) {
+  Activation a;
+  if (name == "silu") {
+    a.kind = Kind::silu, a.constant = kSiluConstant;
+  } else if (name == "ssp") {
+    a.kind = Kind::ssp, a.constant = kSspConstant;
+  } else if (name == "tanh") {
+    a.kind = Kind::tanh, a.constant = kTanhConstant;
+  } else if (name == "abs") {
+    a.kind = Kind::abs, a.constant = kAbsConstant;
+  } else {
+    throw InputError(where + ": unsupported nonlinearity '" + name + "' (silu, ssp, tanh, abs)");
+  }
+  return a;
+}
+
+torch::Tensor Activation::operator()(const torch::Tensor& x) const {
+  switch (kind) {
+    case Kind::silu:
+      return torch::silu(x) * constant;
+    case Kind::ssp:
+      return (torch::softplus(x) - std::log(2.0)) * constant;
+    case Kind::tanh:
+      return torch::tanh(x) * constant;
+    case Kind::abs:
+      return torch::abs(x) * constant;
+  }
+  return x;
+}
+
+EquivariantLinear::EquivariantLinear(Irreps in, Irreps out, torch::Tensor weight, const std::string& name)
+    : in_(std::move(in)), out_(std::move(out)), weight_(std::move(weight)) {
+  std::int64_t offset = 0;
+  std::vector<int> fan_in(out_.size(), 0);
+  for (std::size_t i = 0; i < in_.size(); ++i)
+    for (std::size_t o = 0; o < out_.size(); ++o)
+      if (in_[i].ir == out_[o].ir) {
+        paths_.push_back(Path{static_cast<int>(i), static_cast<int>(o), 0.0, offset});
+        offset += static_cast<std::int64_t>(in_[i].mul) * out_[o].mul;
+        fan_in[o] += in_[i].mul;
+      }
+  for (auto& p : paths_) p.weight = 1.0 / std::sqrt(static_cast<double>(fan_in[static_cast<std::size_t>(p.i_out)]));
+  if (weight_.numel() != offset) {
+    throw InputError("NequIP weights: '" + name + "' has " + std::to_string(weight_.numel()) + " numbers, " +
+                     in_.to_string() + " -> " + out_.to_string() + " needs " + std::to_string(offset));
+  }
+}
+
+torch::Tensor EquivariantLinear::operator()(const torch::Tensor& x) const {
+  const std::vector<int> in_offsets = in_.offsets();
+  const std::int64_t n = x.size(0);
+  std::vector<torch::Tensor> outputs;
+  for (std::size_t o = 0; o < out_.size(); ++o) {
+    torch::Tensor sum;
+    for (const auto& p : paths_) {
+      if (p.i_out != static_cast<int>(o)) continue;
+      const int mul_in = in_[static_cast<std::size_t>(p.i_in)].mul;
+      const torch::Tensor w = weight_.narrow(0, p.offset, static_cast<std::int64_t>(mul_in) * out_[o].mul)
+                                  .reshape({mul_in, out_[o].mul});
+      // [n, mul_in, d] -> [n, d, mul_in] @ [mul_in, mul_out] -> [n, mul_out, d]
+      const torch::Tensor term =
+          torch::matmul(block(x, in_, in_offsets, p.i_in).transpose(1, 2), w).transpose(1, 2) * p.weight;
+      sum = sum.defined() ? sum + term : term;
+    }
+    if (!sum.defined()) sum = torch::zeros({n, out_[o].mul, out_[o].ir.dim()}, x.options());
+    outputs.push_back(sum.reshape({n, out_[o].dim()}));
+  }
+  return torch::cat(outputs, 1);
+}
+
+TensorProduct::TensorProduct(Irreps in1, Irreps in2, Irreps out, Mode mode,
+                             const std::vector<std::array<int, 3>>& instructions, const torch::TensorOptions& options)
+    : in1_(std::move(in1)), in2_(std::move(in2)), out_(std::move(out)), mode_(mode) {
+  // 'element' path normalisation: alpha = (2 l_out + 1) / sum over the instructions into the same output of
+  // their number of summed elements (mul2 for uvu, mul1*mul2 for uvw).
+  std::vector<double> fan(out_.size(), 0.0);
+  for (const auto& ins : instructions) {
+    const auto& a = in1_[static_cast<std::size_t>(ins[0])];
+    const auto& b = in2_[static_cast<std::size_t>(ins[1])];
+    fan[static_cast<std::size_t>(ins[2])] += mode_ == Mode::uvu ? b.mul : a.mul * b.mul;
+  }
+  for (const auto& ins : instructions) {
+    const auto& a = in1_[static_cast<std::size_t>(ins[0])];
+    const auto& b = in2_[static_cast<std::size_t>(ins[1])];
+    const auto& c = out_[static_cast<std::size_t>(ins[2])];
+    TensorProductPath path;
+    path.i1 = ins[0], path.i2 = ins[1], path.i_out = ins[2];
+    const double f = fan[static_cast<std::size_t>(ins[2])];
+    path.path_weight = f > 0 ? std::sqrt(c.ir.dim() / f) : 0.0;
+    path.weight_offset = weight_numel_;
+    weight_numel_ += mode_ == Mode::uvu ? static_cast<std::int64_t>(a.mul) * b.mul
+                                        : static_cast<std::int64_t>(a.mul) * b.mul * c.mul;
+    path.w3j = wigner_3j_tensor(a.ir.l, b.ir.l, c.ir.l, options).reshape({a.ir.dim() * b.ir.dim(), c.ir.dim()});
+    paths_.push_back(path);
+  }
+}
+
+torch::Tensor TensorProduct::operator()(const torch::Tensor& x1, const torch::Tensor& x2,
+                                        const torch::Tensor& weight) const {
+  const std::int64_t n = x1.size(0);
+  const std::vector<int> off1 = in1_.offsets(), off2 = in2_.offsets();
+  std::vector<torch::Tensor> sums(out_.size());
+  for (const auto& p : paths_) {
+    const auto& a = in1_[static_cast<std::size_t>(p.i1)];
+    const auto& b = in2_[static_cast<std::size_t>(p.i2)];
+    const auto& c = out_[static_cast<std::size_t>(p.i_out)];
+    const torch::Tensor u = block(x1, in1_, off1, p.i1);  // [n, mul1, d1]
+    const torch::Tensor v = block(x2, in2_, off2, p.i2);  // [n, mul2, d2]
+    // [n, mul1, mul2, d1*d2] @ C -> [n, mul1, mul2, d3]
+    const torch::Tensor outer = (u.unsqueeze(2).unsqueeze(-1) * v.unsqueeze(1).unsqueeze(3))
+                                    .reshape({n, a.mul, b.mul, a.ir.dim() * b.ir.dim()});
+    const torch::Tensor coupled = torch::matmul(outer, p.w3j);
+    torch::Tensor term;
+    if (mode_ == Mode::uvu) {
+      const torch::Tensor w = weight.narrow(1, p.weight_offset, static_cast<std::int64_t>(a.mul) * b.mul)
+                                  .reshape({n, a.mul, b.mul, 1});
+      term = (coupled * w).sum(2);  // [n, mul1, d3]
+    } else {
+      const torch::Tensor w = weight.narrow(0, p.weight_offset, static_cast<std::int64_t>(a.mul) * b.mul * c.mul)
+                                  .reshape({a.mul * b.mul, c.mul});
+      // [n, d3, mul1*mul2] @ [mul1*mul2, mul_out] -> [n, mul_out, d3]
+      term = torch::matmul(coupled.reshape({n, a.mul * b.mul, c.ir.dim()}).transpose(1, 2), w).transpose(1, 2);
+    }
+    term = term * p.path_weight;
+    auto& sum = sums[static_cast<std::size_t>(p.i_out)];
+    sum = sum.defined() ? sum + term : term;
+  }
+  std::vector<torch::Tensor> outputs;
+  for (std::size_t o = 0; o < out_.size(); ++o) {
+    outputs.push_back(sums[o].defined() ? sums[o].reshape({n, out_[o].dim()})
+                                        : torch::zeros({n, out_[o].dim()}, x1.options()));
+  }
+  return torch::cat(outputs, 1);
+}
+
+torch::Tensor FullyConnectedNet::operator()(const torch::Tensor& x) const {
+  torch::Tensor h = x;
+  for (std::size_t k = 0; k < weights.size(); ++k) {
+    const torch::Tensor w = weights[k] / std::sqrt(static_cast<double>(weights[k].size(0)));
+    h = torch::matmul(h, w);
+    if (k + 1 < weights.size()) h = activation(h);
+  }
+  return h;
+}
+
+torch::Tensor Gate::operator()(const torch::Tensor& x) const {
+  const std::int64_t n = x.size(0);
+  std::vector<torch::Tensor> out;
+  for (const auto& s : scalars) out.push_back(s.activation(x.narrow(1, s.offset, s.mul)));
+  std::vector<torch::Tensor> gate_values;
+  for (const auto& g : gates) gate_values.push_back(g.activation(x.narrow(1, g.offset, g.mul)));
+  const torch::Tensor all_gates = gate_values.empty() ? torch::Tensor() : torch::cat(gate_values, 1);
+  std::int64_t channel = 0;
+  for (const auto& g : gated) {
+    const torch::Tensor values = x.narrow(1, g.offset, g.mul * g.dim).reshape({n, g.mul, g.dim});
+    const torch::Tensor factors = all_gates.narrow(1, channel, g.mul).unsqueeze(-1);
+    out.push_back((values * factors).reshape({n, g.mul * g.dim}));
+    channel += g.mul;
+  }
+  return torch::cat(out, 1);
+}
+
+NequipNetwork::NequipNetwork(const DeployedMetadata& metadata, const std::map<std::string, torch::Tensor>& state) {
+  const std::string where = "NequIP model '" + metadata.path + "'";
+  if (metadata.config.empty()) throw InputError(where + " has no config extra file; redeploy it with nequip-deploy");
+  const ModelConfig config = ModelConfig::parse(metadata.config, "config of '" + metadata.path + "'");
+  auto param = [&](const std::string& name) -> torch::Tensor {
+    auto it = state.find(name);
+    if (it == state.end()) throw InputError(where + " has no parameter '" + name + "'");
+    return it->second;
+  };
+  auto optional_param = [&](const std::string& name) -> torch::Tensor {
+    auto it = state.find(name);
+    return it == state.end() ? torch::Tensor() : it->second;
+  };
+
+  // Builders: the default chain only.
+  const std::vector<std::string> builders = config.get_list("model_builders");
+  for (const std::string& b : builders) {
+    if (b == "StressForceOutput") stress_output_ = true;
+    if (b != "SimpleIrrepsConfig" && b != "EnergyModel" && b != "PerSpeciesRescale" && b != "ForceOutput" &&
+        b != "StressForceOutput" && b != "RescaleEnergyEtc") {
+      throw InputError(where + ": unsupported model builder '" + b + "'");
+    }
+  }
+  if (config.get_string("nonlinearity_type", "gate") != "gate") {
+    throw InputError(where + ": only nonlinearity_type 'gate' is supported");
+  }
+
+  dtype_ = dtype_from_name(metadata.model_dtype, metadata.path);
+  const auto options = torch::TensorOptions().dtype(dtype_);
+  num_types_ = metadata.n_species;
+  r_max_ = config.contains("r_max") ? config.get_double("r_max") : metadata.r_max;
+  cutoff_p_ = config.contains("PolynomialCutoff_p") ? config.get_double("PolynomialCutoff_p") : 6.0;
+  const int num_layers = config.get_int("num_layers", 3);
+  const int lmax = config.get_int("l_max", 1);
+  const bool parity = config.get_bool("parity", true);
+  const int features = config.get_int("num_features", 32);
+  // null: messages are summed without normalisation.
+  const std::string avg = config.get_string("avg_num_neighbors", "null");
+  avg_num_neighbors_ = avg == "null" ? 1.0 : config.get_double("avg_num_neighbors");
+  const bool use_sc = config.get_bool("use_sc", true);
+  const bool resnet = config.get_bool("resnet", false);
+
+  // SimpleIrrepsConfig: explicit irreps in the config win, otherwise derived from num_features/l_max/parity.
+  irreps_edge_sh_ = config.contains("irreps_edge_sh") ? Irreps::parse(config.get_string("irreps_edge_sh"))
+                                                       : Irreps::spherical_harmonics(lmax, parity ? -1 : 1);
+  Irreps hidden;
+  if (config.contains("feature_irreps_hidden")) {
+    hidden = Irreps::parse(config.get_string("feature_irreps_hidden"));
+  } else {
+    std::vector<MulIrrep> blocks;
+    for (int p : parity ? std::vector<int>{1, -1} : std::vector<int>{1})
+      for (int l = 0; l <= lmax; ++l) blocks.push_back(MulIrrep{features, Irrep{l, p}});
+    hidden = Irreps(blocks);
+  }
+  const Irreps embedding_out = config.contains("chemical_embedding_irreps_out")
+                                   ? Irreps::parse(config.get_string("chemical_embedding_irreps_out"))
+                                   : Irreps({MulIrrep{features, Irrep{0, 1}}});
+  const Irreps output_hidden = config.contains("conv_to_output_hidden_irreps_out")
+                                   ? Irreps::parse(config.get_string("conv_to_output_hidden_irreps_out"))
+                                   : Irreps({MulIrrep{std::max(1, features / 2), Irrep{0, 1}}});
+  const Activation scalar_even =
+      Activation::from_name(config.get_string("nonlinearity_scalars.e", "silu"), where);
+  const Activation scalar_odd = Activation::from_name(config.get_string("nonlinearity_scalars.o", "tanh"), where);
+  const Activation gate_even = Activation::from_name(config.get_string("nonlinearity_gates.e", "silu"), where);
+  const Activation gate_odd = Activation::from_name(config.get_string("nonlinearity_gates.o", "tanh"), where);
+
+  bessel_weights_ = param(kFunc + "radial_basis.basis.bessel_weights").to(dtype_);
+  const std::int64_t num_basis = bessel_weights_.numel();
+  const Irreps one_hot({MulIrrep{num_types_, Irrep{0, 1}}});
+  chemical_embedding_ = EquivariantLinear(one_hot, embedding_out, param(kFunc + "chemical_embedding.linear.weight"),
+                                          "chemical_embedding");
+
+  Irreps current = embedding_out;
+  for (int k = 0; k < num_layers; ++k) {
+    const std::string prefix = kFunc + "layer" + std::to_string(k) + "_convnet.";
+    ConvNetLayer layer;
+    layer.irreps_in = current;
+    // Gate: reachable scalars and gated irreps of feature_irreps_hidden, one gate per gated channel.
+    std::vector<MulIrrep> scalars, gated;
+    for (const auto& b : hidden.blocks()) {
+      if (!path_exists(current, irreps_edge_sh_, b.ir)) continue;
+      (b.ir.l == 0 ? scalars : gated).push_back(b);
+    }
+    const Irrep gate_ir = path_exists(current, irreps_edge_sh_, Irrep{0, 1}) ? Irrep{0, 1} : Irrep{0, -1};
+    std::vector<MulIrrep> gates;
+    for (const auto& g : gated) gates.push_back(MulIrrep{g.mul, gate_ir});
+    // Sorted concatenation scalars + gates + gated (the conv output layout).
+    struct Item {
+      int group;
+      std::size_t index;
+      MulIrrep block;
+    };
+    std::vector<Item> items;
+    for (std::size_t i = 0; i < scalars.size(); ++i) items.push_back({0, i, scalars[i]});
+    for (std::size_t i = 0; i < gates.size(); ++i) items.push_back({1, i, gates[i]});
+    for (std::size_t i = 0; i < gated.size(); ++i) items.push_back({2, i, gated[i]});
+    std::vector<MulIrrep> concatenated;
+    for (const auto& it : items) concatenated.push_back(it.block);
+    const Irreps::Sorted sorted = Irreps(concatenated).sort();
+    const std::vector<int> sorted_offsets = sorted.irreps.offsets();
+    layer.gate.scalars.resize(scalars.size());
+    layer.gate.gates.resize(gates.size());
+    layer.gate.gated.resize(gated.size());
+    std::vector<MulIrrep> out_blocks;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const Item& it = items[i];
+      Gate::Slice slice{sorted_offsets[static_cast<std::size_t>(sorted.position[i])], it.block.mul, it.block.ir.dim(),
+                        Activation{}};
+      if (it.group == 0) {
+        slice.activation = it.block.ir.p == 1 ? scalar_even : scalar_odd;
+        layer.gate.scalars[it.index] = slice;
+      } else if (it.group == 1) {
+        slice.activation = it.block.ir.p == 1 ? gate_even : gate_odd;
+        if (it.block.ir.p == -1 && !slice.activation.is_odd() && !slice.activation.is_even()) {
+          throw InputError(where + ": the gate nonlinearity for odd gates must be odd or even (tanh or abs)");
+        }
+        layer.gate.gates[it.index] = slice;
+      } else {
+        layer.gate.gated[it.index] = slice;
+      }
+    }
+    for (const auto& s : scalars) {
+      Irrep ir = s.ir;
+      if (ir.p == -1) {
+        if (scalar_odd.is_even()) {
+          ir.p = 1;
+        } else if (!scalar_odd.is_odd()) {
+          throw InputError(where + ": the scalar nonlinearity for odd scalars must be odd or even (tanh or abs)");
+        }
+      }
+      out_blocks.push_back(MulIrrep{s.mul, ir});
+    }
+    out_blocks.insert(out_blocks.end(), gated.begin(), gated.end());
+    layer.gate.irreps_in = sorted.irreps.simplify();
+    layer.gate.irreps_out = Irreps(out_blocks).simplify();
+    layer.conv_out = layer.gate.irreps_in;
+
+    // Interaction block.
+    layer.linear_1 = EquivariantLinear(current, current, param(prefix + "conv.linear_1.weight"), prefix + "linear_1");
+    std::vector<MulIrrep> mid;
+    std::vector<std::array<int, 3>> instructions;
+    for (std::size_t i = 0; i < current.size(); ++i)
+      for (std::size_t j = 0; j < irreps_edge_sh_.size(); ++j)
+        for (const Irrep& ir_out : current[i].ir * irreps_edge_sh_[j].ir)
+          if (layer.conv_out.contains(ir_out)) {
+            instructions.push_back({static_cast<int>(i), static_cast<int>(j), static_cast<int>(mid.size())});
+            mid.push_back(MulIrrep{current[i].mul, ir_out});
+          }
+    const Irreps::Sorted mid_sorted = Irreps(mid).sort();
+    for (auto& ins : instructions) ins[2] = mid_sorted.position[static_cast<std::size_t>(ins[2])];
+    layer.irreps_mid = mid_sorted.irreps;
+    layer.tp = TensorProduct(current, irreps_edge_sh_, layer.irreps_mid, TensorProduct::Mode::uvu, instructions,
+                             options);
+    for (int i = 0;; ++i) {
+      torch::Tensor w = optional_param(prefix + "conv.fc.layer" + std::to_string(i) + ".weight");
+      if (!w.defined()) break;
+      layer.fc.weights.push_back(w.to(dtype_));
+    }
+    layer.fc.activation = scalar_even;
+    if (layer.fc.weights.empty() || layer.fc.weights.front().size(0) != num_basis ||
+        layer.fc.weights.back().size(1) != layer.tp.weight_numel()) {
+      throw InputError(where + ": radial network of layer " + std::to_string(k) + " does not match the config");
+    }
+    layer.linear_2 = EquivariantLinear(layer.irreps_mid.simplify(), layer.conv_out,
+                                       param(prefix + "conv.linear_2.weight"), prefix + "linear_2");
+    layer.use_sc = use_sc;
+    if (use_sc) {
+      std::vector<std::array<int, 3>> sc_instructions;
+      for (std::size_t i = 0; i < current.size(); ++i)
+        for (std::size_t j = 0; j < one_hot.size(); ++j)
+          for (std::size_t o = 0; o < layer.conv_out.size(); ++o)
+            for (const Irrep& ir : current[i].ir * one_hot[j].ir)
+              if (ir == layer.conv_out[o].ir)
+                sc_instructions.push_back({static_cast<int>(i), static_cast<int>(j), static_cast<int>(o)});
+      layer.sc = TensorProduct(current, one_hot, layer.conv_out, TensorProduct::Mode::uvw, sc_instructions, options);
+      layer.sc_weight = param(prefix + "conv.sc.weight").to(dtype_);
+      if (layer.sc_weight.numel() != layer.sc.weight_numel()) {
+        throw InputError(where + ": self-connection weights of layer " + std::to_string(k) + " do not match");
+      }
+    }
+    layer.resnet = resnet && layer.gate.irreps_out == current;
+    current = layer.gate.irreps_out;
+    layers_.push_back(std::move(layer));
+  }
+  conv_to_output_hidden_ = EquivariantLinear(current, output_hidden, param(kFunc + "conv_to_output_hidden.linear.weight"),
+                                             "conv_to_output_hidden");
+  output_hidden_to_scalar_ =
+      EquivariantLinear(output_hidden, Irreps({MulIrrep{1, Irrep{0, 1}}}),
+                        param(kFunc + "output_hidden_to_scalar.linear.weight"), "output_hidden_to_scalar");
+  per_species_scales_ = optional_param(kFunc + "per_species_rescale.scales");
+  per_species_shifts_ = optional_param(kFunc + "per_species_rescale.shifts");
+  const torch::Tensor scale_by = optional_param("model.scale_by");
+  has_global_scale_ = scale_by.defined() && scale_by.numel() == 1;
+  if (has_global_scale_) global_scale_ = scale_by.to(torch::kFloat64).item<double>();
+  const torch::Tensor shift_by = optional_param("model.shift_by");
+  has_global_shift_ = shift_by.defined() && shift_by.numel() == 1;
+  if (has_global_shift_) global_shift_ = shift_by.to(torch::kFloat64).item<double>();
+}
+
+torch::Tensor NequipNetwork::energy_graph(const torch::Tensor& pos, const torch::Tensor& atom_types,
+                                          const torch::Tensor& edge_index, const torch::Tensor& edge_cell_shift,
+                                          const torch::Tensor& cell, Stages* stages) const {
+  auto record = [&](const std::string& key, const torch::Tensor& t) {
+    if (stages) (*stages)[key] = t.detach().clone();
+  };
+  const torch::Tensor types = atom_types.reshape({-1});
+  const torch::Tensor one_hot = torch::one_hot(types, num_types_).to(dtype_);
+  record("one_hot:node_attrs", one_hot);
+  record("one_hot:node_features", one_hot);
+  const torch::Tensor centers = edge_index[0];
+  const torch::Tensor neighbors = edge_index[1];
+  const torch::Tensor edge_vec =
+      pos.index_select(0, neighbors) - pos.index_select(0, centers) + torch::matmul(edge_cell_shift, cell);
+  record("spharm_edges:edge_vectors", edge_vec);
+  const torch::Tensor edge_sh = spherical_harmonics(irreps_edge_sh_, edge_vec, true);
+  record("spharm_edges:edge_attrs", edge_sh);
+
+  const torch::Tensor r = edge_vec.norm(2, -1);
+  record("radial_basis:edge_lengths", r);
+  const torch::Tensor bessel = (2.0 / r_max_) * (torch::sin(bessel_weights_ * r.unsqueeze(-1) / r_max_) / r.unsqueeze(-1));
+  const double p = cutoff_p_;
+  const torch::Tensor x = r * (1.0 / r_max_);
+  torch::Tensor cutoff = 1.0 - ((p + 1.0) * (p + 2.0) / 2.0) * torch::pow(x, p);
+  cutoff = cutoff + (p * (p + 2.0)) * torch::pow(x, p + 1.0);
+  cutoff = cutoff - (p * (p + 1.0) / 2.0) * torch::pow(x, p + 2.0);
+  cutoff = cutoff * (x < 1.0);
+  const torch::Tensor edge_embedding = bessel * cutoff.unsqueeze(-1);
+  record("radial_basis:edge_embedding", edge_embedding);
+  record("radial_basis:edge_cutoff", cutoff);
+
+  torch::Tensor h = chemical_embedding_(one_hot);
+  record("chemical_embedding:node_features", h);
+  const std::int64_t n = pos.size(0);
+  const double neighbor_norm = std::sqrt(avg_num_neighbors_);
+  for (std::size_t k = 0; k < layers_.size(); ++k) {
+    const ConvNetLayer& layer = layers_[k];
+    const torch::Tensor old = h;
+    torch::Tensor sc;
+    if (layer.use_sc) sc = layer.sc(h, one_hot, layer.sc_weight);
+    const torch::Tensor x1 = layer.linear_1(h);
+    const torch::Tensor weights = layer.fc(edge_embedding);
+    const torch::Tensor messages = layer.tp(x1.index_select(0, neighbors), edge_sh, weights);
+    torch::Tensor aggregated =
+        torch::zeros({n, messages.size(1)}, messages.options()).index_add(0, centers, messages);
+    aggregated = aggregated / neighbor_norm;
+    torch::Tensor conv = layer.linear_2(aggregated);
+    if (layer.use_sc) conv = conv + sc;
+    h = layer.gate(conv);
+    if (layer.resnet) h = old + h;
+    record("layer" + std::to_string(k) + "_convnet:node_features", h);
+  }
+  const torch::Tensor hidden = conv_to_output_hidden_(h);
+  record("conv_to_output_hidden:node_features", hidden);
+  torch::Tensor atomic = output_hidden_to_scalar_(hidden);
+  record("output_hidden_to_scalar:atomic_energy", atomic);
+  // PerSpeciesScaleShift works in the default dtype (float64).
+  atomic = atomic.to(torch::kFloat64);
+  if (per_species_scales_.defined() && per_species_shifts_.defined()) {
+    atomic = torch::addcmul(per_species_shifts_.to(torch::kFloat64).index_select(0, types).unsqueeze(-1),
+                            per_species_scales_.to(torch::kFloat64).index_select(0, types).unsqueeze(-1), atomic);
+  } else if (per_species_scales_.defined()) {
+    atomic = per_species_scales_.to(torch::kFloat64).index_select(0, types).unsqueeze(-1) * atomic;
+  } else if (per_species_shifts_.defined()) {
+    atomic = per_species_shifts_.to(torch::kFloat64).index_select(0, types).unsqueeze(-1) + atomic;
+  }
+  record("per_species_rescale:atomic_energy", atomic);
+  return atomic;
+}
+
+NequipNetwork::Result NequipNetwork::forward(const torch::Tensor& pos_in, const torch::Tensor& atom_types,
+                                             const torch::Tensor& edge_index, const torch::Tensor& edge_cell_shift,
+                                             const torch::Tensor& cell_in, bool compute_virial,
+                                             Stages* stages) const {
+  torch::AutoGradMode grad_mode(true);  // forces need autograd even if the caller disabled it
+  torch::Tensor pos = pos_in.to(dtype_).detach().clone().requires_grad_(true);
+  torch::Tensor cell = cell_in.to(dtype_).reshape({3, 3});
+  const torch::Tensor shifts = edge_cell_shift.to(dtype_);
+  torch::Tensor displacement;
+  torch::Tensor positions = pos;
+  if (compute_virial) {
+    displacement = torch::zeros({3, 3}, pos.options()).requires_grad_(true);
+    const torch::Tensor symmetric = 0.5 * (displacement + displacement.transpose(0, 1));
+    positions = pos + torch::matmul(pos, symmetric);
+    cell = cell + torch::matmul(cell, symmetric);
+    if (stages) (*stages)["one_hot:_displacement"] = displacement.detach().clone();
+  }
+  const torch::Tensor atomic = energy_graph(positions, atom_types, edge_index, shifts, cell, stages);
+  const torch::Tensor total = atomic.sum(0, true);  // [1, 1]
+  if (stages) (*stages)["total_energy_sum:total_energy"] = total.detach().clone();
+
+  std::vector<torch::Tensor> inputs{pos};
+  if (compute_virial) inputs.push_back(displacement);
+  const auto grads = torch::autograd::grad({total}, inputs, {}, /*retain_graph=*/false, /*create_graph=*/false,
+                                           /*allow_unused=*/true);
+  Result result;
+  const double scale = has_global_scale_ ? global_scale_ : 1.0;
+  result.total_energy = total.detach() * scale;
+  if (has_global_shift_) result.total_energy = result.total_energy + global_shift_;  // RescaleOutput shifts E only
+  result.atomic_energy = atomic.detach() * scale;
+  torch::Tensor forces = grads[0].defined() ? -grads[0] : torch::zeros_like(pos);
+  result.forces = forces.to(torch::kFloat64) * scale;
+  if (compute_virial) {
+    const torch::Tensor raw = grads[1].defined() ? grads[1] : torch::zeros({3, 3}, pos.options());
+    result.virial = (-raw).to(torch::kFloat64).reshape({1, 3, 3}) * scale;
+  }
+  if (stages) {
+    (*stages)["final:total_energy"] = result.total_energy;
+    (*stages)["final:atomic_energy"] = result.atomic_energy;
+    (*stages)["final:forces"] = result.forces;
+  }
+  return result;
+}
+
+}  // namespace detail
+
+struct NequipModel::Impl {
+  DeployedMetadata metadata;
+  std::unique_ptr<detail::NequipNetwork> network;
+};
+
+NequipModel::NequipModel(const std::string& deployed_path) : impl_(std::make_unique<Impl>()) {
+  detail::DeployedModule deployed = detail::load_deployed(deployed_path, false);
+  std::map<std::string, torch::Tensor> state;
+  for (const auto& p : deployed.module.named_parameters(true)) state[p.name] = p.value.detach().clone();
+  for (const auto& b : deployed.module.named_buffers(true)) state[b.name] = b.value.detach().clone();
+  impl_->metadata = deployed.metadata;
+  impl_->network = std::make_unique<detail::NequipNetwork>(impl_->metadata, state);
+}
+
+NequipModel::~NequipModel() = default;
+NequipModel::NequipModel(NequipModel&&) noexcept = default;
+NequipModel& NequipModel::operator=(NequipModel&&) noexcept = default;
+
+const DeployedMetadata& NequipModel::metadata() const { return impl_->metadata; }
+bool NequipModel::has_virial() const { return impl_->network->stress_output(); }
+const detail::NequipNetwork& NequipModel::network() const { return *impl_->network; }
+
+ModelOutput NequipModel::evaluate(const AtomicGraph& graph) {
+  graph.validate(impl_->metadata.n_species);
+  const detail::GraphTensors t = detail::graph_tensors(graph);
+  const auto result =
+      impl_->network->forward(t.pos, t.atom_types, t.edge_index, t.edge_cell_shift, t.cell, has_virial());
+  return detail::model_output(result.total_energy, result.atomic_energy, result.forces, result.virial);
+}
+
+}  // namespace nqmd::nequip

@@ -1,0 +1,334 @@
+#include "potential/nequip/npz.hpp"
+
+#include <zlib.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <numeric>
+
+#include "engine/error.hpp"
+
+namespace nqmd::nequip {
+namespace {
+
+std::vector<unsigned char> read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError("cannot open '" + path + "'");
+  std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw InputError("error reading '" + path + "'");
+  return bytes;
+}
+
+std::uint64_t read_le(const unsigned char* p, int n) {
+  std::uint64_t value = 0;
+  for (int i = n - 1; i >= 0; --i) value = (value << 8) | p[i];
+  return value;
+}
+
+// Value of `key` in a numpy header dict such as {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }.
+std::string header_value(const std::string& header, const std::string& key, const std::string& what) {
+  const std::string quoted = "'" + key + "'";
+  std::size_t pos = header.find(quoted);
+  if (pos == std::string::npos) throw InputError(what + ": npy header has no '" + key + "'");
+  pos = header.find(':', pos + quoted.size());
+  if (pos == std::string::npos) throw InputError(what + ": malformed npy header");
+  ++pos;
+  while (pos < header.size() && header[pos] == ' ') ++pos;
+  if (pos >= header.size()) throw InputError(what + ": malformed npy header");
+  std::size_t end;
+  if (header[pos] == '\'') {
+    end = header.find('\'', pos + 1);
+    if (end == std::string::npos) throw InputError(what + ": malformed npy header");
+    return header.substr(pos + 1, end - pos - 1);
+  }
+  if (header[pos] == '(') {
+    end = header.find(')', pos);
+    if (end == std::string::npos) throw InputError(what + ": malformed npy header");
+    return header.substr(pos, end - pos + 1);
+  }
+  end = header.find_first_of(",}", pos);
+  if (end == std::string::npos) throw InputError(what + ": malformed npy header");
+  std::string value = header.substr(pos, end - pos);
+  while (!value.empty() && value.back() == ' ') value.pop_back();
+  return value;
+}
+
+std::vector<std::size_t> parse_shape(const std::string& text, const std::string& what) {
+  std::vector<std::size_t> shape;
+  std::size_t pos = 1;  // after '('
+  while (pos < text.size()) {
+    while (pos < text.size() && (text[pos] == ' ' || text[pos] == ',')) ++pos;
+    if (pos >= text.size() || text[pos] == ')') break;
+    std::size_t used = 0;
+    unsigned long long dim = 0;
+    try {
+      dim = std::stoull(text.substr(pos), &used);
+    } catch (const std::exception&) {
+      throw InputError(what + ": bad npy shape " + text);
+    }
+    shape.push_back(static_cast<std::size_t>(dim));
+    pos += used;
+  }
+  return shape;
+}
+
+// Position in C order -> position in storage order for a Fortran-ordered array.
+std::vector<std::size_t> storage_order(const NpyArray& a) {
+  const std::size_t n = a.size();
+  std::vector<std::size_t> index(n);
+  if (!a.fortran_order || a.shape.size() < 2) {
+    std::iota(index.begin(), index.end(), std::size_t{0});
+    return index;
+  }
+  const std::size_t rank = a.shape.size();
+  std::vector<std::size_t> f_stride(rank, 1);
+  for (std::size_t d = 1; d < rank; ++d) f_stride[d] = f_stride[d - 1] * a.shape[d - 1];
+  std::vector<std::size_t> counter(rank, 0);
+  for (std::size_t c = 0; c < n; ++c) {
+    std::size_t f = 0;
+    for (std::size_t d = 0; d < rank; ++d) f += counter[d] * f_stride[d];
+    index[c] = f;
+    for (std::size_t d = rank; d-- > 0;) {
+      if (++counter[d] < a.shape[d]) break;
+      counter[d] = 0;
+    }
+  }
+  return index;
+}
+
+template <typename Out>
+std::vector<Out> convert(const NpyArray& a) {
+  const char kind = a.descr.size() >= 2 ? a.descr[1] : '?';
+  const char order = a.descr.empty() ? '?' : a.descr[0];
+  const std::size_t width = a.item_size();
+  if (order == '>' && width > 1) throw InputError("big-endian npy data (" + a.descr + ") is not supported");
+  const std::vector<std::size_t> index = storage_order(a);
+  std::vector<Out> out(index.size());
+  for (std::size_t c = 0; c < index.size(); ++c) {
+    const unsigned char* p = a.bytes.data() + index[c] * width;
+    if (kind == 'f' && width == 8) {
+      double v;
+      std::memcpy(&v, p, 8);
+      out[c] = static_cast<Out>(v);
+    } else if (kind == 'f' && width == 4) {
+      float v;
+      std::memcpy(&v, p, 4);
+      out[c] = static_cast<Out>(v);
+    } else if (kind == 'i') {
+      std::uint64_t raw = read_le(p, static_cast<int>(width));
+      if (width < 8 && (raw >> (8 * width - 1)) & 1U) raw |= ~std::uint64_t{0} << (8 * width);
+      out[c] = static_cast<Out>(static_cast<std::int64_t>(raw));
+    } else if (kind == 'u' || kind == 'b') {
+      out[c] = static_cast<Out>(read_le(p, static_cast<int>(width)));
+    } else {
+      throw InputError("npy element type '" + a.descr + "' is not numeric");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::size_t NpyArray::size() const {
+  std::size_t n = 1;
+  for (std::size_t d : shape) n *= d;
+  return n;
+}
+
+std::size_t NpyArray::item_size() const {
+  if (descr.size() < 3) return 0;
+  return static_cast<std::size_t>(std::stoul(descr.substr(2)));
+}
+
+bool NpyArray::is_floating() const { return descr.size() >= 2 && descr[1] == 'f'; }
+bool NpyArray::is_integer() const {
+  return descr.size() >= 2 && (descr[1] == 'i' || descr[1] == 'u' || descr[1] == 'b');
+}
+
+std::vector<double> NpyArray::to_double() const { return convert<double>(*this); }
+
+std::vector<std::int64_t> NpyArray::to_int64() const {
+  if (!is_floating()) return convert<std::int64_t>(*this);
+  std::vector<double> values = to_double();
+  std::vector<std::int64_t> out(values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values[i] != std::floor(values[i])) throw InputError("npy array of " + descr + " holds non-integral values");
+    out[i] = static_cast<std::int64_t>(values[i]);
+  }
+  return out;
+}
+
+NpyArray parse_npy(const std::vector<unsigned char>& file, const std::string& what) {
+  static const unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+  if (file.size() < 10 || std::memcmp(file.data(), magic, 6) != 0) throw InputError(what + ": not an npy array");
+  const int major = file[6];
+  std::size_t header_length;
+  std::size_t header_start;
+  if (major == 1) {
+    header_length = static_cast<std::size_t>(read_le(file.data() + 8, 2));
+    header_start = 10;
+  } else if (major == 2 || major == 3) {
+    if (file.size() < 12) throw InputError(what + ": truncated npy header");
+    header_length = static_cast<std::size_t>(read_le(file.data() + 8, 4));
+    header_start = 12;
+  } else {
+    throw InputError(what + ": unsupported npy format version " + std::to_string(major));
+  }
+  if (header_start + header_length > file.size()) throw InputError(what + ": truncated npy header");
+  const std::string header(reinterpret_cast<const char*>(file.data() + header_start), header_length);
+
+  NpyArray array;
+  array.descr = header_value(header, "descr", what);
+  const std::string fortran = header_value(header, "fortran_order", what);
+  if (fortran != "True" && fortran != "False") throw InputError(what + ": bad fortran_order '" + fortran + "'");
+  array.fortran_order = fortran == "True";
+  const std::string shape = header_value(header, "shape", what);
+  if (shape.empty() || shape.front() != '(') throw InputError(what + ": bad npy shape '" + shape + "'");
+  array.shape = parse_shape(shape, what);
+  const char kind = array.descr.size() >= 3 ? array.descr[1] : '?';
+  if (std::string("fiub").find(kind) == std::string::npos) {
+    throw InputError(what + ": unsupported npy element type '" + array.descr + "'");
+  }
+  const std::size_t width = array.item_size();
+  if (!(width == 1 || width == 2 || width == 4 || width == 8) || (kind == 'f' && width != 4 && width != 8)) {
+    throw InputError(what + ": unsupported npy element type '" + array.descr + "'");
+  }
+  const std::size_t data_start = header_start + header_length;
+  const std::size_t data_size = array.size() * width;
+  if (file.size() - data_start < data_size) {
+    throw InputError(what + ": truncated npy data (" + std::to_string(file.size() - data_start) + " of " +
+                     std::to_string(data_size) + " bytes)");
+  }
+  array.bytes.assign(file.begin() + static_cast<std::ptrdiff_t>(data_start),
+                     file.begin() + static_cast<std::ptrdiff_t>(data_start + data_size));
+  return array;
+}
+
+NpyArray read_npy(const std::string& path) { return parse_npy(read_whole_file(path), "'" + path + "'"); }
+
+std::map<std::string, std::vector<unsigned char>> read_zip(const std::string& path) {
+  const std::vector<unsigned char> zip = read_whole_file(path);
+  const std::string where = "'" + path + "'";
+  const std::size_t n = zip.size();
+  // End of central directory: signature 0x06054b50 within the last 22 + 65535 bytes.
+  if (n < 22) throw InputError(where + ": not a zip archive (too short)");
+  std::size_t eocd = std::string::npos;
+  const std::size_t lowest = n > 22 + 65535 ? n - 22 - 65535 : 0;
+  for (std::size_t p = n - 22 + 1; p-- > lowest;) {
+    if (read_le(zip.data() + p, 4) == 0x06054b50) {
+      eocd = p;
+      break;
+    }
+  }
+  if (eocd == std::string::npos) throw InputError(where + ": not a zip archive (no end of central directory)");
+  std::uint64_t entries = read_le(zip.data() + eocd + 10, 2);
+  std::uint64_t cd_size = read_le(zip.data() + eocd + 12, 4);
+  std::uint64_t cd_offset = read_le(zip.data() + eocd + 16, 4);
+  if (entries == 0xFFFF || cd_size == 0xFFFFFFFF || cd_offset == 0xFFFFFFFF) {
+    // Zip64 end of central directory, found through its locator just before the classic record.
+    if (eocd < 20 || read_le(zip.data() + eocd - 20, 4) != 0x07064b50) {
+      throw InputError(where + ": zip64 archive without a zip64 locator");
+    }
+    const std::uint64_t z64 = read_le(zip.data() + eocd - 20 + 8, 8);
+    if (z64 + 56 > n || read_le(zip.data() + z64, 4) != 0x06064b50) throw InputError(where + ": bad zip64 record");
+    entries = read_le(zip.data() + z64 + 32, 8);
+    cd_size = read_le(zip.data() + z64 + 40, 8);
+    cd_offset = read_le(zip.data() + z64 + 48, 8);
+  }
+  if (cd_offset + cd_size > n) throw InputError(where + ": truncated zip archive (central directory)");
+
+  std::map<std::string, std::vector<unsigned char>> members;
+  std::size_t p = static_cast<std::size_t>(cd_offset);
+  for (std::uint64_t e = 0; e < entries; ++e) {
+    if (p + 46 > n || read_le(zip.data() + p, 4) != 0x02014b50) {
+      throw InputError(where + ": corrupt zip central directory");
+    }
+    const unsigned flags = static_cast<unsigned>(read_le(zip.data() + p + 8, 2));
+    const unsigned method = static_cast<unsigned>(read_le(zip.data() + p + 10, 2));
+    const std::uint32_t crc = static_cast<std::uint32_t>(read_le(zip.data() + p + 16, 4));
+    std::uint64_t compressed = read_le(zip.data() + p + 20, 4);
+    std::uint64_t uncompressed = read_le(zip.data() + p + 24, 4);
+    const std::size_t name_length = static_cast<std::size_t>(read_le(zip.data() + p + 28, 2));
+    const std::size_t extra_length = static_cast<std::size_t>(read_le(zip.data() + p + 30, 2));
+    const std::size_t comment_length = static_cast<std::size_t>(read_le(zip.data() + p + 32, 2));
+    std::uint64_t local_offset = read_le(zip.data() + p + 42, 4);
+    if (p + 46 + name_length + extra_length + comment_length > n) {
+      throw InputError(where + ": corrupt zip central directory");
+    }
+    const std::string name(reinterpret_cast<const char*>(zip.data() + p + 46), name_length);
+    // Zip64 extended information: the fields saturated in the fixed record, in this order.
+    std::size_t x = p + 46 + name_length;
+    const std::size_t x_end = x + extra_length;
+    while (x + 4 <= x_end) {
+      const unsigned id = static_cast<unsigned>(read_le(zip.data() + x, 2));
+      const std::size_t size = static_cast<std::size_t>(read_le(zip.data() + x + 2, 2));
+      if (id == 0x0001) {
+        std::size_t q = x + 4;
+        if (uncompressed == 0xFFFFFFFF && q + 8 <= x_end) uncompressed = read_le(zip.data() + q, 8), q += 8;
+        if (compressed == 0xFFFFFFFF && q + 8 <= x_end) compressed = read_le(zip.data() + q, 8), q += 8;
+        if (local_offset == 0xFFFFFFFF && q + 8 <= x_end) local_offset = read_le(zip.data() + q, 8);
+      }
+      x += 4 + size;
+    }
+    p += 46 + name_length + extra_length + comment_length;
+
+    const std::string member = where + " member '" + name + "'";
+    if (flags & 1U) throw InputError(member + " is encrypted");
+    if (local_offset + 30 > n || read_le(zip.data() + local_offset, 4) != 0x04034b50) {
+      throw InputError(member + ": bad local header");
+    }
+    const std::uint64_t data_offset = local_offset + 30 + read_le(zip.data() + local_offset + 26, 2) +
+                                      read_le(zip.data() + local_offset + 28, 2);
+    if (data_offset + compressed > n) throw InputError(member + " is truncated");
+    const unsigned char* data = zip.data() + data_offset;
+
+    std::vector<unsigned char> out(static_cast<std::size_t>(uncompressed));
+    if (method == 0) {
+      if (compressed != uncompressed) throw InputError(member + ": stored sizes disagree");
+      std::memcpy(out.data(), data, out.size());
+    } else if (method == 8) {
+      z_stream stream{};
+      if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) throw InputError(member + ": cannot start inflate");
+      stream.next_in = const_cast<Bytef*>(data);
+      stream.avail_in = static_cast<uInt>(compressed);
+      stream.next_out = out.data();
+      stream.avail_out = static_cast<uInt>(out.size());
+      const int status = inflate(&stream, Z_FINISH);
+      const std::uint64_t produced = stream.total_out;
+      inflateEnd(&stream);
+      if (status != Z_STREAM_END || produced != uncompressed) throw InputError(member + ": corrupt deflate data");
+    } else {
+      throw InputError(member + ": unsupported compression method " + std::to_string(method));
+    }
+    const std::uint32_t actual_crc =
+        static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0), out.data(), static_cast<uInt>(out.size())));
+    if (actual_crc != crc) throw InputError(member + ": CRC mismatch");
+    members.emplace(name, std::move(out));
+  }
+  return members;
+}
+
+NpzFile::NpzFile(const std::string& path) : path_(path) {
+  for (auto& [name, bytes] : read_zip(path)) {
+    std::string key = name;
+    if (key.size() > 4 && key.compare(key.size() - 4, 4, ".npy") == 0) key.resize(key.size() - 4);
+    arrays_.emplace(key, parse_npy(bytes, "'" + path + "' entry '" + name + "'"));
+  }
+}
+
+std::vector<std::string> NpzFile::keys() const {
+  std::vector<std::string> out;
+  out.reserve(arrays_.size());
+  for (const auto& entry : arrays_) out.push_back(entry.first);
+  return out;
+}
+
+const NpyArray& NpzFile::get(const std::string& key) const {
+  auto it = arrays_.find(key);
+  if (it == arrays_.end()) throw InputError("'" + path_ + "' has no array '" + key + "'");
+  return it->second;
+}
+
+}  // namespace nqmd::nequip

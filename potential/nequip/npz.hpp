@@ -1,0 +1,55 @@
+#pragma once
+// Reader for numpy's .npy arrays and .npz archives (a zip archive of .npy entries, stored or deflated, with or
+// without zip64 extra fields, as numpy.savez / savez_compressed write them). Torch-free.
+//
+// Supported element types: little-endian float64/float32, int64/int32/int16/int8, uint64/uint32/uint16/uint8 and
+// bool; C or Fortran order. Values are converted on request to double or int64 in C (row-major) order.
+// Every error is an InputError naming the file (and the entry).
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace nqmd::nequip {
+
+struct NpyArray {
+  std::string descr;                 // numpy dtype string, e.g. "<f8"
+  std::vector<std::size_t> shape;    // empty for a 0-d array
+  bool fortran_order = false;
+  std::vector<unsigned char> bytes;  // raw element data as stored
+
+  std::size_t size() const;          // number of elements
+  std::size_t item_size() const;
+  bool is_floating() const;
+  bool is_integer() const;           // integers and bool
+  // Elements in C order, converted. Throws InputError if the type cannot be converted (e.g. a string array).
+  std::vector<double> to_double() const;
+  std::vector<std::int64_t> to_int64() const;  // floating values must be integral
+};
+
+// Parses the bytes of a .npy file; `what` names it in error messages.
+NpyArray parse_npy(const std::vector<unsigned char>& file_bytes, const std::string& what);
+NpyArray read_npy(const std::string& path);
+
+// Every member of a zip archive, by name (stored or deflate-compressed; CRC-32 checked).
+std::map<std::string, std::vector<unsigned char>> read_zip(const std::string& path);
+
+class NpzFile {
+ public:
+  // Reads and parses every entry; keys are the entry names without ".npy".
+  explicit NpzFile(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  std::vector<std::string> keys() const;
+  bool contains(const std::string& key) const { return arrays_.count(key) != 0; }
+  // Throws InputError naming the file and the key if it is absent.
+  const NpyArray& get(const std::string& key) const;
+  const NpyArray& operator[](const std::string& key) const { return get(key); }
+
+ private:
+  std::string path_;
+  std::map<std::string, NpyArray> arrays_;
+};
+
+}  // namespace nqmd::nequip
