@@ -183,8 +183,8 @@ TEST_CASE("lattice: fcc, bcc, hcp, diamond and sc have their nearest-neighbour s
 }
 
 namespace {
-std::string write_toml(const std::string& text) {
-  const std::string path = "core_test_input.toml";
+// Each test case writes its own file: ctest runs the cases in parallel in one directory.
+std::string write_toml(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
   return path;
 }
@@ -200,7 +200,7 @@ TEST_CASE("config: schemas check types, ranges, choices and unknown keys with fi
        nqmd::KeySpec("mode", nqmd::KeyType::string, "m").one_of({"fast", "slow"}),
        nqmd::KeySpec("repeat", nqmd::KeyType::integer_array, "r").length(3).at_least(1)}};
   auto section_of = [&](const std::string& text) {
-    const nqmd::InputFile input(write_toml(text));
+    const nqmd::InputFile input(write_toml("core_test_input.toml", text));
     return input.section(schema);
   };
   const nqmd::ConfigSection ok = section_of("[integrator]\nkind = \"nve\"\ntemperature = 300\n");
@@ -222,16 +222,16 @@ TEST_CASE("config: schemas check types, ranges, choices and unknown keys with fi
   CHECK_THROWS_WITH(section_of("[integrator]\nkind = \"nve\"\nrepeat = [1, 0, 2]\n"),
                     Catch::Contains("must be >= 1 (got 0)"));
   CHECK_THROWS_WITH(section_of("[integrator]\ntimestep = 2.0\n"), Catch::Contains("missing required key 'kind'"));
-  CHECK_THROWS_WITH(nqmd::InputFile(write_toml("[integrator\nkind = 1\n")),
+  CHECK_THROWS_WITH(nqmd::InputFile(write_toml("core_test_input.toml", "[integrator\nkind = 1\n")),
                     Catch::StartsWith("core_test_input.toml:1:") && Catch::Contains("TOML syntax error"));
   CHECK_THROWS_WITH(nqmd::InputFile("no_such_input.toml"), Catch::Contains("cannot open input file 'no_such_input.toml'"));
-  const nqmd::InputFile input(write_toml("[integratr]\nkind = \"nve\"\n"));
+  const nqmd::InputFile input(write_toml("core_test_input.toml", "[integratr]\nkind = \"nve\"\n"));
   CHECK_THROWS_WITH(input.check_sections({"integrator", "run"}),
                     "core_test_input.toml:1: unknown section [integratr]; did you mean 'integrator'?");
 }
 
 TEST_CASE("structure: lattices and files through [structure], with masses and displacements", "[core][structure]") {
-  const nqmd::InputFile input(write_toml(
+  const nqmd::InputFile input(write_toml("core_structure_input.toml", 
       "[structure]\nlattice = \"fcc\"\nlattice_constant = 3.6\nrepeat = [2, 2, 2]\nspecies = [\"Cu\", \"Au\"]\n"
       "masses = { Cu = 65.0 }\nrandom_displacement = 0.1\nseed = 9\n"));
   const nqmd::Frame frame = nqmd::load_structure(input.section(nqmd::structure_section_schema()));
@@ -247,10 +247,10 @@ TEST_CASE("structure: lattices and files through [structure], with masses and di
   for (std::size_t i = 0; i < perfect.size(); ++i) sum_squares += (frame.system.positions[i] - perfect.positions[i]).squaredNorm();
   CHECK(std::sqrt(sum_squares / (3 * 32)) == Approx(0.1).epsilon(0.25));
 
-  const nqmd::InputFile both(write_toml("[structure]\nlattice = \"fcc\"\nfile = \"x.extxyz\"\n"));
+  const nqmd::InputFile both(write_toml("core_structure_input.toml", "[structure]\nlattice = \"fcc\"\nfile = \"x.extxyz\"\n"));
   CHECK_THROWS_WITH(nqmd::load_structure(both.section(nqmd::structure_section_schema())),
                     Catch::Contains("give exactly one of `file`, `lattice` and `checkpoint`"));
-  const nqmd::InputFile missing(write_toml("[structure]\nlattice = \"fcc\"\nspecies = [\"Cu\"]\n"));
+  const nqmd::InputFile missing(write_toml("core_structure_input.toml", "[structure]\nlattice = \"fcc\"\nspecies = [\"Cu\"]\n"));
   CHECK_THROWS_WITH(nqmd::load_structure(missing.section(nqmd::structure_section_schema())),
                     Catch::Contains("lattice_constant: is required with `lattice`"));
 }
