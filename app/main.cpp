@@ -1,5 +1,5 @@
 // nequip-md command line: parses arguments and hands over to the run wiring. Exit codes: 0 success,
-// 1 user error (one line on stderr), 2 internal error.
+// 1 user error (one line on stderr), 2 internal error, 128 + signal after a clean stop on SIGINT/SIGTERM/SIGUSR1.
 #include <cstdio>
 #include <exception>
 
@@ -11,6 +11,7 @@
 #include "app/run_command.hpp"
 #include "engine/error.hpp"
 #include "engine/log.hpp"
+#include "engine/stop_signals.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"nequip-md: molecular dynamics with the NequIP equivariant potential (units: A, eV, fs, amu, K)"};
@@ -43,12 +44,17 @@ int main(int argc, char** argv) {
       fmt::print("{}\n", nqmd::version_text());
     } else if (*run) {
       if (!restart_path.empty()) run_request.restart_path = restart_path;
+      nqmd::install_stop_signal_handlers();
       nqmd::run_simulation(run_request);
     } else if (*reference) {
       fmt::print("{}", nqmd::input_reference_markdown());
     } else {
       fmt::print("{}", app.help());
     }
+  } catch (const nqmd::StopRequested& stop) {
+    std::fflush(stdout);
+    fmt::print(stderr, "{}\n", stop.what());
+    return 128 + stop.signal();
   } catch (const nqmd::InputError& error) {
     std::fflush(stdout);
     fmt::print(stderr, "error: {}\n", error.what());

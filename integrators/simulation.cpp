@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "engine/error.hpp"
+#include "engine/stop_signals.hpp"
 #include "integrators/velocities.hpp"
 #include "engine/units.hpp"
 
@@ -93,7 +94,19 @@ void Simulation::run_until(std::uint64_t last_step) {
     for (auto& scheduled : observers_) scheduled.observer->after_step(step_);
     if (!checkpoints_.path.empty() && checkpoints_.every > 0 && step_ % checkpoints_.every == 0) write_checkpoint();
     remember_good_state();
+    if (const int signal = pending_stop_signal()) stop_on_signal(signal);
   }
+}
+
+void Simulation::stop_on_signal(int signal) {
+  for (auto& scheduled : observers_) scheduled.observer->flush();
+  std::string saved = "no checkpoint file is configured";
+  if (!checkpoints_.path.empty()) {
+    write_checkpoint();
+    saved = fmt::format("checkpoint written to {}; continue with --restart {}", checkpoints_.path, checkpoints_.path);
+  }
+  throw StopRequested(signal, fmt::format("stopped by {} after step {}; outputs flushed, {}", signal_name(signal),
+                                          step_, saved));
 }
 
 void Simulation::check_positions_sane(const System& system) const {

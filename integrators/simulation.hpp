@@ -35,7 +35,8 @@ class Simulation final : public ForceProvider {
   void restore(const Checkpoint& checkpoint);
   // Advances to step `last_step`; observers see every multiple of their interval, including the first step
   // if it is one. On non-finite energies or forces it stops with an InputError naming the step and atom,
-  // after writing a checkpoint of the last good step and flushing the observers.
+  // after writing a checkpoint of the last good step and flushing the observers. On a stop signal
+  // (engine/stop_signals.hpp) it finishes the step, flushes, checkpoints and throws StopRequested.
   void run_until(std::uint64_t last_step);
 
   std::uint64_t step() const { return step_; }
@@ -81,6 +82,7 @@ class Simulation final : public ForceProvider {
 
   void observe();
   void check_finite() const;
+  [[noreturn]] void stop_on_signal(int signal);
   void check_positions_sane(const System& system) const;
   void remember_good_state();
   void restore_good_state();

@@ -1,0 +1,40 @@
+#include "engine/stop_signals.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+
+namespace nqmd {
+namespace {
+
+volatile std::sig_atomic_t received_signal = 0;
+
+extern "C" void on_stop_signal(int signal) {
+  if (received_signal == SIGINT && signal == SIGINT) _exit(128 + SIGINT);  // second Ctrl-C: stop now
+  received_signal = signal;
+}
+
+}  // namespace
+
+void install_stop_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (int signal : {SIGINT, SIGTERM, SIGUSR1}) sigaction(signal, &action, nullptr);
+}
+
+int pending_stop_signal() { return received_signal; }
+
+void clear_stop_signal() { received_signal = 0; }
+
+const char* signal_name(int signal) {
+  switch (signal) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGUSR1: return "SIGUSR1";
+    default: return "a signal";
+  }
+}
+
+}  // namespace nqmd

@@ -1,0 +1,110 @@
+// Stops on signals, as batch schedulers send them: finish the step, flush, checkpoint, exit 128 + signal.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "cli_runner.hpp"
+#include "engine/checkpoint.hpp"
+
+namespace {
+
+using nqmd::test::CliSandbox;
+
+const std::string kLongRun = R"([structure]
+lattice = "fcc"
+lattice_constant = 5.6
+repeat = [4, 4, 4]
+species = ["Ar"]
+
+[velocities]
+kind = "maxwell_boltzmann"
+temperature = 100.0
+
+[potential]
+kind = "lj"
+species = ["Ar"]
+epsilon = [0.01032]
+sigma = [3.405]
+cutoff = 8.0
+
+[integrator]
+kind = "nvt_langevin"
+timestep = 5.0
+temperature = 100.0
+friction = 0.01
+
+[run]
+steps = 100000000
+thermo_every = 10
+)";
+
+// Starts `nequip-md run input.toml` in the sandbox and returns its pid.
+pid_t start_run(const CliSandbox& sandbox) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(sandbox.directory().c_str()) != 0) _exit(127);
+    freopen("stdout.txt", "w", stdout);
+    freopen("stderr.txt", "w", stderr);
+    execl(NQMD_EXECUTABLE, NQMD_EXECUTABLE, "run", "input.toml", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits until the thermo file has `rows` data rows (or 60 s pass).
+bool wait_for_rows(const CliSandbox& sandbox, int rows) {
+  for (int attempt = 0; attempt < 600; ++attempt) {
+    const std::string text = sandbox.read("thermo.csv");
+    if (std::count(text.begin(), text.end(), '\n') > rows) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+int exit_code_of(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+}  // namespace
+
+TEST_CASE("signals: SIGTERM, SIGUSR1 and SIGINT stop cleanly with a checkpoint", "[app][signals]") {
+  for (const int signal : {SIGTERM, SIGUSR1, SIGINT}) {
+    CliSandbox sandbox;
+    sandbox.write("input.toml", kLongRun);
+    const pid_t pid = start_run(sandbox);
+    REQUIRE(wait_for_rows(sandbox, 3));
+    kill(pid, signal);
+    const int code = exit_code_of(pid);
+    INFO("signal " << signal << ", stderr: " << sandbox.read("stderr.txt"));
+    CHECK(code == 128 + signal);
+    CHECK(sandbox.read("stderr.txt").find("outputs flushed, checkpoint written to") != std::string::npos);
+    REQUIRE(sandbox.exists("checkpoint.h5"));
+    const nqmd::Checkpoint checkpoint = nqmd::read_checkpoint(sandbox.path("checkpoint.h5"));
+    CHECK(checkpoint.step >= 30);
+    CHECK(checkpoint.system.size() == 256);
+    // The thermo file was flushed: its last row is not after the checkpoint's step.
+    const std::string thermo = sandbox.read("thermo.csv");
+    const std::size_t last_row = thermo.rfind('\n', thermo.size() - 2) + 1;
+    CHECK(std::stoull(thermo.substr(last_row)) <= checkpoint.step);
+  }
+}
+
+TEST_CASE("signals: a second SIGINT exits at once", "[app][signals]") {
+  CliSandbox sandbox;
+  // A large system, so that one step takes long enough for the second signal to arrive within it.
+  std::string input = kLongRun;
+  input.replace(input.find("repeat = [4, 4, 4]"), 18, "repeat = [30, 30, 30]");
+  sandbox.write("input.toml", input);
+  const pid_t pid = start_run(sandbox);
+  REQUIRE(wait_for_rows(sandbox, 1));
+  kill(pid, SIGINT);
+  kill(pid, SIGINT);
+  CHECK(exit_code_of(pid) == 128 + SIGINT);
+}
