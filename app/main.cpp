@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   CLI::App* run = app.add_subcommand("run", "run molecular dynamics as INPUT.toml describes");
   run->add_option("input", run_request.input_path, "input file (TOML)")->required();
   run->add_option("--restart", restart_path, "continue from this checkpoint (HDF5) of the same input");
+  run->add_flag("-f,--force", run_request.force, "replace output files left by another run");
 
   CLI::App* reference = app.add_subcommand("input-reference", "print the reference of every input.toml key (Markdown)");
 

@@ -40,7 +40,10 @@ const SectionSchema& run_section_schema() {
        KeySpec("checkpoint_file", KeyType::string, "checkpoint file (HDF5); \"\" for none").defaults_to("checkpoint.h5"),
        KeySpec("min_distance", KeyType::real, "warn at start about atom pairs closer than this (A)")
            .at_least(0.0)
-           .defaults_to(0.5)}};
+           .defaults_to(0.5),
+       KeySpec("overwrite", KeyType::boolean,
+               "replace output files left by another run (otherwise a fresh run refuses to start; see --force)")
+           .defaults_to(false)}};
   return schema;
 }
 
@@ -132,6 +135,14 @@ void run_simulation(const RunRequest& request) {
   const auto steps = static_cast<std::uint64_t>(run.integer("steps"));
   const std::string thermo_path = output_path(run, "thermo_file");
   const std::string checkpoint_path = output_path(run, "checkpoint_file");
+  // A fresh run never clobbers the outputs of another run; a restart continues its own.
+  if (!request.restart_path && !request.force && !run.boolean("overwrite")) {
+    for (const auto& [key, path] : {std::pair{"thermo_file", thermo_path}, std::pair{"checkpoint_file", checkpoint_path}})
+      if (!path.empty() && std::filesystem::exists(path))
+        run.fail(key, fmt::format("{} already exists (from another run?); choose another name, set [run] overwrite = "
+                                  "true, or pass --force",
+                                  path));
+  }
 
   Simulation simulation(std::move(frame.system), std::move(potential), std::move(integrator), neighbor.real("skin"));
   std::optional<Checkpoint> restart;

@@ -12,6 +12,7 @@ namespace nqmd {
 struct RunRequest {
   std::string input_path;
   std::optional<std::string> restart_path;
+  bool force = false;  // replace outputs of another run (as [run] overwrite = true)
 };
 
 // Runs the simulation the input describes; throws InputError on bad input.

@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 example=inputs/argon
-echo "== nequip-md run $example/input.toml"
-(cd "$example" && ../../build/app/nequip-md run input.toml)
+echo "== nequip-md run $example/input.toml (NVT), then $example/nve.toml (NVE)"
+(cd "$example" && ../../build/app/nequip-md run input.toml --force && ../../build/app/nequip-md run nve.toml --force)

@@ -180,3 +180,18 @@ TEST_CASE("run: the pressure of an ideal gas is N k T / V", "[app][run]") {
                             .epsilon(1e-12));
   CHECK(temperature == Approx(120.0).epsilon(1e-12));
 }
+
+TEST_CASE("run: a fresh run refuses to clobber another run's outputs unless told to", "[app][run][bad-input]") {
+  CliSandbox sandbox;
+  sandbox.write("input.toml", argon_input("[integrator]\nkind = \"nve\"\ntimestep = 5.0\n", 5));
+  REQUIRE(sandbox.run("run input.toml").exit_code == 0);
+  const std::string first_thermo = sandbox.read("thermo.csv");
+  const CommandResult again = sandbox.run("run input.toml");
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("[run] thermo_file: ") != std::string::npos);
+  CHECK(again.err.find("thermo.csv already exists") != std::string::npos);
+  CHECK(sandbox.read("thermo.csv") == first_thermo);  // untouched
+  CHECK(sandbox.run("run input.toml --force").exit_code == 0);
+  sandbox.write("input.toml", argon_input("[integrator]\nkind = \"nve\"\ntimestep = 5.0\n", 5, "overwrite = true\n"));
+  CHECK(sandbox.run("run input.toml").exit_code == 0);
+}
