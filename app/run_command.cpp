@@ -58,6 +58,7 @@ std::vector<InputSection> run_input_sections() {
           {&neighbor_section_schema(), {}},
           {&potential_section_schema(), styles_of(PotentialRegistry::instance())},
           {&integrator_section_schema(), styles_of(IntegratorRegistry::instance())},
+          {&watchdog_section_schema(), {}},
           {&run_section_schema(), {}}};
 }
 
@@ -155,6 +156,7 @@ void run_simulation(const RunRequest& request) {
                                                          restart ? std::optional<std::uint64_t>(first_step) : std::nullopt),
                           static_cast<std::uint64_t>(run.integer("thermo_every")));
   simulation.set_checkpoints({checkpoint_path, static_cast<std::uint64_t>(run.integer("checkpoint_every"))});
+  simulation.set_watchdog(Watchdog(watchdog_limits(input.section(watchdog_section_schema()))));
 
   if (restart) {
     simulation.restore(*restart);

@@ -69,6 +69,7 @@ void Simulation::restore(const Checkpoint& checkpoint) {
   integrator_->load_state(checkpoint.integrator);
   remember_good_state();
   initial_state_observed_ = true;  // the run that wrote the checkpoint observed this step
+  last_observed_step_ = step_;
 }
 
 void Simulation::run_until(std::uint64_t last_step) {
@@ -83,9 +84,13 @@ void Simulation::run_until(std::uint64_t last_step) {
       ++step_;
       time_fs_ = static_cast<double>(step_) * integrator_->timestep_fs();
       check_finite();
+      if (watchdog_ && watchdog_->due(step_))
+        watchdog_->check(step_, system_, forces_.forces, last_good_.positions, last_good_.images, neighbors_,
+                         thermo().temperature);
     } catch (const InputError&) {
-      // Stop at the last good step: its state is what the checkpoint and the observers keep.
+      // Stop at the last good step: observers see it (if they have not yet), the checkpoint keeps it.
       restore_good_state();
+      if (last_observed_step_ != step_) observe(true);
       for (auto& scheduled : observers_) scheduled.observer->flush();
       if (!checkpoints_.path.empty()) write_checkpoint();
       throw;
@@ -172,14 +177,15 @@ ThermoState Simulation::thermo() const {
   return thermo;
 }
 
-void Simulation::observe() {
-  bool any = false;
+void Simulation::observe(bool every_observer) {
+  bool any = every_observer;
   for (const auto& scheduled : observers_) any = any || step_ % scheduled.every == 0;
   if (!any) return;
+  last_observed_step_ = step_;
   const ThermoState state = thermo();
   const StepData data{system_, forces_.forces, forces_.virial, state};
   for (auto& scheduled : observers_)
-    if (step_ % scheduled.every == 0) scheduled.observer->observe(data);
+    if (every_observer || step_ % scheduled.every == 0) scheduled.observer->observe(data);
 }
 
 Checkpoint Simulation::checkpoint() const {

@@ -5,6 +5,7 @@
 // list, exactly as a run restarted from that checkpoint does, so both sum forces in the same order.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "engine/neighbor_list.hpp"
 #include "engine/observer.hpp"
 #include "integrators/integrator.hpp"
+#include "integrators/watchdog.hpp"
 #include "potential/potential.hpp"
 
 namespace nqmd {
@@ -28,6 +30,7 @@ class Simulation final : public ForceProvider {
 
   void add_observer(std::unique_ptr<Observer> observer, std::uint64_t every);
   void set_checkpoints(CheckpointOptions options) { checkpoints_ = std::move(options); }
+  void set_watchdog(const Watchdog& watchdog) { watchdog_ = watchdog; }
 
   // Fresh start: forces at the initial positions, integrator set-up (observers see step 0 when the run starts).
   void initialize();
@@ -79,8 +82,11 @@ class Simulation final : public ForceProvider {
   bool rebuild_next_ = true;
   bool initial_state_observed_ = false;
   GoodState last_good_;
+  std::optional<Watchdog> watchdog_;
+  std::uint64_t last_observed_step_ = 0;
 
-  void observe();
+  // Observers due at this step, or all of them (the last good step of a run that stops on an error).
+  void observe(bool every_observer = false);
   void check_finite() const;
   [[noreturn]] void stop_on_signal(int signal);
   void check_positions_sane(const System& system) const;

@@ -195,3 +195,32 @@ TEST_CASE("run: a fresh run refuses to clobber another run's outputs unless told
   sandbox.write("input.toml", argon_input("[integrator]\nkind = \"nve\"\ntimestep = 5.0\n", 5, "overwrite = true\n"));
   CHECK(sandbox.run("run input.toml").exit_code == 0);
 }
+
+TEST_CASE("run: the watchdog stops a diverging run at the step and atom, keeping the last good step",
+          "[app][run][watchdog]") {
+  CliSandbox sandbox;
+  // 40 fs steps in liquid-like argon at 600 K: atoms move more than 0.5 A within a few steps.
+  std::string input = argon_input("[integrator]\nkind = \"nve\"\ntimestep = 40.0\n", 1000);
+  input.replace(input.find("temperature = 120.0"), 19, "temperature = 600.0");
+  input += "\n[watchdog]\nmax_displacement = 0.5\n";
+  sandbox.write("input.toml", input);
+  const CommandResult result = sandbox.run("run input.toml");
+  INFO(result.err);
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("watchdog: atom ") != std::string::npos);
+  CHECK(result.err.find("above max_displacement = 0.5 A") != std::string::npos);
+  const std::size_t at = result.err.find("error: step ") + 12;
+  const std::uint64_t bad_step = std::stoull(result.err.substr(at));
+  const nqmd::Checkpoint last_good = nqmd::read_checkpoint(sandbox.path("checkpoint.h5"));
+  CHECK(last_good.step == bad_step - 1);
+  // The thermo file ends with the last good step.
+  const std::string thermo = sandbox.read("thermo.csv");
+  const std::size_t last_row = thermo.rfind('\n', thermo.size() - 2) + 1;
+  CHECK(std::stoull(thermo.substr(last_row)) == last_good.step);
+
+  // Turning the check off lets the same run go on (it is only fast, not broken).
+  input.replace(input.find("max_displacement = 0.5"), 22, "max_displacement = 0.0");
+  input.replace(input.find("steps = 1000"), 12, "steps = 10");
+  sandbox.write("input.toml", input);
+  CHECK(sandbox.run("run input.toml --force").exit_code == 0);
+}
