@@ -4,11 +4,14 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <tuple>
 
 #include <fmt/format.h>
 
 #include "engine/checkpoint.hpp"
 #include "engine/error.hpp"
+#include "engine/extxyz_trajectory.hpp"
+#include "engine/h5md.hpp"
 #include "engine/log.hpp"
 #include "engine/structure.hpp"
 #include "engine/thermo_output.hpp"
@@ -47,6 +50,28 @@ const SectionSchema& run_section_schema() {
   return schema;
 }
 
+const SectionSchema& output_section_schema() {
+  static const SectionSchema schema{
+      "output",
+      "Trajectory output. The format follows the file name: .h5 or .h5md is H5MD 1.1 (readable by h5py and "
+      "MDAnalysis), .extxyz or .xyz is extended XYZ (readable by ASE and OVITO).",
+      {KeySpec("trajectory_file", KeyType::string, "trajectory file; \"\" for none").defaults_to(""),
+       KeySpec("trajectory_every", KeyType::integer, "steps between trajectory frames")
+           .at_least(1)
+           .defaults_to(std::int64_t{100}),
+       KeySpec("flush_every", KeyType::integer, "frames between flushes to disk (a killed run keeps what was flushed)")
+           .at_least(1)
+           .defaults_to(std::int64_t{10}),
+       KeySpec("fields", KeyType::string_array,
+               "per-atom fields besides positions: velocities, forces, images (H5MD only); default velocities, images")
+           .one_of({"velocities", "forces", "images"}),
+       KeySpec("compression", KeyType::integer, "H5MD deflate level of per-atom data, 0 (none) to 9")
+           .at_least(0)
+           .at_most(9)
+           .defaults_to(std::int64_t{4})}};
+  return schema;
+}
+
 std::vector<InputSection> run_input_sections() {
   auto styles_of = [](const auto& registry) {
     std::vector<std::pair<std::string, const SectionSchema*>> styles;
@@ -59,6 +84,7 @@ std::vector<InputSection> run_input_sections() {
           {&potential_section_schema(), styles_of(PotentialRegistry::instance())},
           {&integrator_section_schema(), styles_of(IntegratorRegistry::instance())},
           {&watchdog_section_schema(), {}},
+          {&output_section_schema(), {}},
           {&run_section_schema(), {}}};
 }
 
@@ -67,6 +93,44 @@ namespace {
 std::string output_path(const ConfigSection& section, const std::string& key) {
   if (section.string(key).empty()) return "";
   return section.path(key);
+}
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The trajectory writer [output] asks for, or nothing.
+std::unique_ptr<Observer> trajectory_writer(const ConfigSection& output, const std::string& path, bool overwrite,
+                                            std::optional<std::uint64_t> resume_after_step) {
+  if (path.empty()) return nullptr;
+  std::vector<std::string> fields{"velocities", "images"};
+  if (output.has("fields")) fields = output.string_array("fields");
+  auto wants = [&](const char* field) { return std::find(fields.begin(), fields.end(), field) != fields.end(); };
+  const auto flush_every = static_cast<std::size_t>(output.integer("flush_every"));
+  if (ends_with(path, ".h5") || ends_with(path, ".h5md")) {
+    H5mdWriterOptions options;
+    options.path = path;
+    options.velocities = wants("velocities");
+    options.forces = wants("forces");
+    options.images = wants("images");
+    options.compression_level = static_cast<int>(output.integer("compression"));
+    options.flush_every = flush_every;
+    options.overwrite = overwrite;
+    options.resume_after_step = resume_after_step;
+    return std::make_unique<H5mdWriter>(options);
+  }
+  if (ends_with(path, ".extxyz") || ends_with(path, ".xyz")) {
+    if (wants("images")) output.fail("fields", "images are written to H5MD trajectories only");
+    ExtxyzTrajectoryOptions options;
+    options.path = path;
+    options.velocities = wants("velocities");
+    options.forces = wants("forces");
+    options.flush_every = flush_every;
+    options.overwrite = overwrite;
+    options.resume_after_step = resume_after_step;
+    return std::make_unique<ExtxyzTrajectoryWriter>(options);
+  }
+  output.fail("trajectory_file", "unknown format: the name must end in .h5, .h5md, .extxyz or .xyz");
 }
 
 void print_system_summary(const System& system, const NeighborList& neighbors, double cutoff) {
@@ -136,13 +200,18 @@ void run_simulation(const RunRequest& request) {
   const auto steps = static_cast<std::uint64_t>(run.integer("steps"));
   const std::string thermo_path = output_path(run, "thermo_file");
   const std::string checkpoint_path = output_path(run, "checkpoint_file");
+  const ConfigSection output = input.section(output_section_schema());
+  const std::string trajectory_path = output_path(output, "trajectory_file");
   // A fresh run never clobbers the outputs of another run; a restart continues its own.
-  if (!request.restart_path && !request.force && !run.boolean("overwrite")) {
-    for (const auto& [key, path] : {std::pair{"thermo_file", thermo_path}, std::pair{"checkpoint_file", checkpoint_path}})
+  const bool overwrite = request.force || run.boolean("overwrite");
+  if (!request.restart_path && !overwrite) {
+    for (const auto& [section, key, path] :
+         {std::tuple{&run, "thermo_file", thermo_path}, std::tuple{&run, "checkpoint_file", checkpoint_path},
+          std::tuple{&output, "trajectory_file", trajectory_path}})
       if (!path.empty() && std::filesystem::exists(path))
-        run.fail(key, fmt::format("{} already exists (from another run?); choose another name, set [run] overwrite = "
-                                  "true, or pass --force",
-                                  path));
+        section->fail(key, fmt::format("{} already exists (from another run?); choose another name, set [run] "
+                                       "overwrite = true, or pass --force",
+                                       path));
   }
 
   Simulation simulation(std::move(frame.system), std::move(potential), std::move(integrator), neighbor.real("skin"));
@@ -155,6 +224,9 @@ void run_simulation(const RunRequest& request) {
   simulation.add_observer(std::make_unique<ThermoOutput>(thermo_path, timestep, steps,
                                                          restart ? std::optional<std::uint64_t>(first_step) : std::nullopt),
                           static_cast<std::uint64_t>(run.integer("thermo_every")));
+  if (auto writer = trajectory_writer(output, trajectory_path, overwrite,
+                                      restart ? std::optional<std::uint64_t>(first_step) : std::nullopt))
+    simulation.add_observer(std::move(writer), static_cast<std::uint64_t>(output.integer("trajectory_every")));
   simulation.set_checkpoints({checkpoint_path, static_cast<std::uint64_t>(run.integer("checkpoint_every"))});
   simulation.set_watchdog(Watchdog(watchdog_limits(input.section(watchdog_section_schema()))));
 

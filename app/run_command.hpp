@@ -27,5 +27,6 @@ std::vector<InputSection> run_input_sections();
 
 const SectionSchema& neighbor_section_schema();
 const SectionSchema& run_section_schema();
+const SectionSchema& output_section_schema();
 
 }  // namespace nqmd

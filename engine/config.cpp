@@ -116,7 +116,7 @@ const char* key_type_name(KeyType type) {
 
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best;
-  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
+  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 2) + 1;
   for (const std::string& candidate : candidates) {
     const std::size_t distance = edit_distance(word, candidate);
     if (distance < best_distance) {
@@ -221,9 +221,15 @@ void ConfigSection::validate() const {
     if (const toml::table* table = value.as_table())
       for (auto&& [entry, number] : *table) check_number(number_of(number));
     if (!key_spec->choices.empty()) {
-      const std::string text = *value.value<std::string>();
-      if (std::find(key_spec->choices.begin(), key_spec->choices.end(), text) == key_spec->choices.end())
-        fail(name, fmt::format("unknown value \"{}\"{}", text, did_you_mean(text, key_spec->choices)));
+      auto check_choice = [&](const toml::node& element) {
+        const std::string text = *element.value<std::string>();
+        if (std::find(key_spec->choices.begin(), key_spec->choices.end(), text) == key_spec->choices.end())
+          fail(name, fmt::format("unknown value \"{}\"{}", text, did_you_mean(text, key_spec->choices)));
+      };
+      if (const toml::array* array = value.as_array())
+        for (const toml::node& element : *array) check_choice(element);
+      else
+        check_choice(value);
     }
   }
   for (const KeySpec& key : schema_.keys)

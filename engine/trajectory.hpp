@@ -41,6 +41,12 @@ struct TrajectoryReadOptions {
   std::size_t stride = 1;
 };
 
+// Indices in the file of the frames that `options` selects among `count`: first_frame, then every stride-th up
+// to last_frame (inclusive; clamped to the file's last frame). InputError naming `path` if the stride is 0, the
+// file has no frames, or first_frame is beyond its last frame.
+std::vector<std::size_t> selected_frames(const std::string& path, std::size_t count,
+                                         const TrajectoryReadOptions& options);
+
 // Reads an H5MD file (nequip-md's own or another program's) or a multi-frame extxyz file, by content.
 // InputError (naming the file) if it is neither, if N or the species change between frames, or if times are
 // missing and no frame interval is given.

@@ -254,3 +254,13 @@ TEST_CASE("structure: lattices and files through [structure], with masses and di
   CHECK_THROWS_WITH(nqmd::load_structure(missing.section(nqmd::structure_section_schema())),
                     Catch::Contains("lattice_constant: is required with `lattice`"));
 }
+
+TEST_CASE("config: choices apply to every element of a string array", "[core][config]") {
+  const nqmd::SectionSchema schema{
+      "output", "test", {nqmd::KeySpec("fields", nqmd::KeyType::string_array, "f").one_of({"velocities", "forces"})}};
+  const nqmd::InputFile good(write_toml("core_choices_input.toml", "[output]\nfields = [\"forces\", \"velocities\"]\n"));
+  CHECK(good.section(schema).string_array("fields") == std::vector<std::string>{"forces", "velocities"});
+  const nqmd::InputFile bad(write_toml("core_choices_input.toml", "[output]\nfields = [\"forces\", \"velocity\"]\n"));
+  CHECK_THROWS_WITH(bad.section(schema),
+                    "core_choices_input.toml:2: [output] fields: unknown value \"velocity\"; did you mean 'velocities'?");
+}

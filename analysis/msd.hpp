@@ -1,0 +1,165 @@
+#pragma once
+// Mean squared displacements, diffusion coefficients with error bars, the Haven ratio and Arrhenius fits.
+//
+// MSD over all time origins by FFT (Kneller, Keiner, Meyer, Wolf, Comput. Phys. Commun. 91, 191 (1995);
+// Calandrini et al., Collection SFN 12, 201 (2011)); the same algorithm as MDAnalysis EinsteinMSD(fft=True)
+// and tidynamics.msd. For a series r_0 .. r_{T-1} and lag m:
+//   MSD(m) = 1/(T-m) sum_{k=0}^{T-1-m} |r_{k+m} - r_k|^2 = S1(m) - 2 S2(m),
+//   S1(m) = 1/(T-m) sum_{k=0}^{T-1-m} (|r_k|^2 + |r_{k+m}|^2)   (a running sum, O(T)),
+//   S2(m) = 1/(T-m) sum_{k=0}^{T-1-m} r_k . r_{k+m}            (autocorrelation by FFT, O(T log T)).
+// Positions are shifted by their mean first (MSD does not change) to keep S1 - 2 S2 free of cancellation.
+//
+// Tracer MSD of species a: the mean of the atoms' MSDs; D* = slope / 6 (Einstein relation in 3D).
+// Collective ("centre-of-mass" or charge) MSD of species a: <|sum_{i in a} (r_i(t) - r_i(0))|^2> / N_a, and
+// D_sigma = slope / 6; for uncorrelated atoms D_sigma = D*. Haven ratio H_R = D* / D_sigma (Murch, Solid State
+// Ionics 7, 177 (1982)).
+//
+// Fit: ordinary least squares MSD(t) = 6 D t + c over a window of lag times (the intercept c absorbs the
+// ballistic and caging offset). Automatic window: from 10% to 50% of the length of the data fitted (the
+// trajectory, or one time block), which skips the ballistic start and the noisy long lags; the log-log slope
+// d ln MSD / d ln t over the window is reported and a warning is given if it is not within 0.85..1.15 (motion
+// not diffusive over the window: choose a window by hand, or run longer).
+//
+// Error bars (DiffusionErrorMethod):
+//  - atoms (default for the tracer D): every atom's own all-origins MSD is fitted over the same window; the
+//    fit is linear in the data, so the mean of the per-atom slopes is exactly the slope of the species MSD,
+//    and the standard error of that mean, s / sqrt(N), is the error of D. Exact for independent atoms whatever
+//    the time correlations inside each atom's MSD (which make the naive fit error far too small); it
+//    underestimates when atoms move in a correlated way (then use time_blocks and compare).
+//  - time_blocks: the trajectory is cut into B consecutive blocks (default 5); D is fitted in each block
+//    (window relative to the block length, or the given window, which must fit inside one block) and D and its
+//    error are the mean and standard error of the B values (Student t with B - 1 degrees of freedom: +-1 error
+//    covers 63% for B = 5). The only choice for collective D (one series per species) and for a single atom.
+//
+// Units: positions A, times fs; D reported in A^2/ps and cm^2/s (1 A^2/ps = 1e-4 cm^2/s).
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "analysis/statistics.hpp"
+#include "analysis/trajectory_tools.hpp"
+#include "engine/trajectory.hpp"
+
+namespace nqmd::analysis {
+
+struct MsdOptions {
+  // Subtract the mass-weighted centre-of-mass displacement of the whole system from every atom. Leave off for
+  // the collective MSD of a one-species system (its centre of mass is then fixed by construction).
+  bool remove_drift = false;
+};
+
+struct MsdCurve {
+  std::string species;
+  bool collective = false;
+  std::size_t atoms = 0;
+  std::vector<double> time_fs;  // lag times m * dt, m = 0 .. frames - 1
+  std::vector<double> msd;      // A^2
+};
+
+enum class DiffusionErrorMethod { atoms, time_blocks };
+const char* error_method_name(DiffusionErrorMethod method);
+
+struct DiffusionFitOptions {
+  // Fit window [fit_start_fs, fit_end_fs] of lag times; both 0: the automatic window (10% to 50%).
+  double fit_start_fs = 0.0;
+  double fit_end_fs = 0.0;
+  DiffusionErrorMethod error_method = DiffusionErrorMethod::atoms;
+  std::size_t blocks = 5;  // for time_blocks (at least 2)
+};
+
+struct DiffusionResult {
+  std::string species;
+  bool collective = false;
+  Estimate d_a2_per_ps;  // D and its standard error, A^2/ps
+  Estimate d_cm2_per_s;  // the same in cm^2/s
+  DiffusionErrorMethod error_method = DiffusionErrorMethod::atoms;
+  std::vector<double> samples_a2_per_ps;  // the independent estimates averaged: per atom, or per block
+  double fit_start_fs = 0.0;              // the window actually fitted (lags on the frame grid)
+  double fit_end_fs = 0.0;
+  double intercept_a2 = 0.0;   // c of MSD = 6 D t + c (mean over the samples)
+  double log_log_slope = 0.0;  // d ln MSD / d ln t over the window (1: diffusive)
+  std::vector<std::string> warnings;
+};
+
+struct HavenRatioResult {
+  std::string species;
+  DiffusionResult tracer;  // both from the same time blocks and window
+  DiffusionResult collective;
+  Estimate haven_ratio;  // D* / D_sigma, error propagated with the block covariance
+};
+
+class MeanSquaredDisplacement {
+ public:
+  // Unwrapped positions from Trajectory::unwrapped_positions (image counters, or the jump rule between
+  // consecutive frames); InputError if the atom count changes, there are fewer than 2 frames or the frames are
+  // not evenly spaced in time.
+  explicit MeanSquaredDisplacement(const Trajectory& trajectory, const MsdOptions& options = {});
+  // Unwrapped positions given directly: [frame][atom] (A), frames frame_interval_fs apart. Masses (amu) only
+  // weight the drift removal; empty: equal weights.
+  MeanSquaredDisplacement(std::vector<std::string> symbols, std::vector<double> masses,
+                          const std::vector<std::vector<Vec3>>& unwrapped_positions, double frame_interval_fs,
+                          const MsdOptions& options = {});
+
+  std::size_t frames() const { return frames_; }
+  double frame_interval_fs() const { return frame_interval_fs_; }
+  const SpeciesTable& species() const { return species_; }
+
+  // MSD curves over all time origins (InputError for a species not in the trajectory).
+  MsdCurve tracer(const std::string& species) const;
+  MsdCurve collective(const std::string& species) const;
+  // D* of a species (see the header comment for the window and the error methods).
+  DiffusionResult tracer_diffusion(const std::string& species, const DiffusionFitOptions& options = {}) const;
+  // D_sigma of a species, always with time blocks (options.error_method is not used).
+  DiffusionResult collective_diffusion(const std::string& species, const DiffusionFitOptions& options = {}) const;
+  // H_R = D* / D_sigma, both from the same time blocks and window.
+  HavenRatioResult haven_ratio(const std::string& species, const DiffusionFitOptions& options = {}) const;
+
+ private:
+  std::vector<std::string> symbols_;
+  SpeciesTable species_;
+  std::size_t frames_ = 0;
+  double frame_interval_fs_ = 0.0;
+  std::vector<std::vector<Vec3>> series_;  // [atom][frame] unwrapped (and drift-corrected) positions
+
+  void set_positions(const std::vector<double>& masses, const std::vector<std::vector<Vec3>>& unwrapped,
+                     const MsdOptions& options);
+  struct LagWindow {
+    std::size_t first = 0;
+    std::size_t last = 0;  // inclusive
+  };
+  LagWindow fit_window(const DiffusionFitOptions& options, std::size_t segment_frames, std::size_t blocks) const;
+  std::vector<double> block_estimates(const std::vector<std::size_t>& atoms, bool collective, std::size_t blocks,
+                                      const DiffusionFitOptions& options, LagWindow& window,
+                                      std::vector<double>& intercepts, std::vector<double>& mean_msd) const;
+  DiffusionResult make_result(const std::string& species, bool collective, DiffusionErrorMethod method,
+                              const std::vector<double>& slopes, const std::vector<double>& intercepts,
+                              const std::vector<double>& msd, const LagWindow& window) const;
+};
+
+// One measured diffusion coefficient at a temperature; D and its error in any one unit.
+struct ArrheniusPoint {
+  double temperature_k = 0.0;
+  double d = 0.0;
+  double d_error = 0.0;
+};
+
+// ln D = ln D0 - Ea / (k_B T), fitted by weighted least squares in (1 / k_B T, ln D) with sigma(ln D) = sigma_D / D
+// (first-order propagation); parameter errors from the weights (not rescaled by chi^2).
+struct ArrheniusFit {
+  Estimate activation_energy_ev;
+  Estimate ln_prefactor;                       // ln D0, D0 in the unit of the D values
+  double prefactor = 0.0;                      // D0
+  double covariance_ln_prefactor_slope = 0.0;  // cov(ln D0, -Ea), eV
+  double chi_squared = 0.0;
+  std::size_t degrees_of_freedom = 0;
+  std::vector<std::string> warnings;
+
+  // D at a temperature with its error: sigma(ln D)^2 = var(ln D0) + x^2 var(Ea) - 2 x cov(ln D0, Ea), x = 1/(k_B T),
+  // and sigma_D = D sigma(ln D). InputError for T <= 0.
+  Estimate extrapolate(double temperature_k) const;
+};
+
+// InputError for fewer than 2 points, fewer than 2 distinct temperatures, or T, D or its error not positive.
+ArrheniusFit fit_arrhenius(const std::vector<ArrheniusPoint>& points);
+
+}  // namespace nqmd::analysis
