@@ -8,6 +8,7 @@
 
 #include "cli_runner.hpp"
 #include "engine/checkpoint.hpp"
+#include "engine/trajectory.hpp"
 #include "engine/units.hpp"
 
 namespace {
@@ -67,14 +68,15 @@ TEST_CASE("run: a run split by a restart is bit-identical to the unsplit run", "
     INFO(integrator);
     CliSandbox whole, split;
     // The unsplit run checkpoints at step 40 (a rebuild point, as the split run's restart is).
-    whole.write("input.toml", argon_input(integrator, 80, "checkpoint_every = 40\n"));
+    const std::string trajectory = "\n[output]\ntrajectory_file = \"traj.h5\"\ntrajectory_every = 10\n";
+    whole.write("input.toml", argon_input(integrator, 80, "checkpoint_every = 40\n") + trajectory);
     const CommandResult unsplit = whole.run("run input.toml");
     INFO(unsplit.err);
     REQUIRE(unsplit.exit_code == 0);
 
-    split.write("first.toml", argon_input(integrator, 40));
+    split.write("first.toml", argon_input(integrator, 40) + trajectory);
     REQUIRE(split.run("run first.toml").exit_code == 0);
-    split.write("input.toml", argon_input(integrator, 80, "thermo_file = \"thermo.csv\"\n"));
+    split.write("input.toml", argon_input(integrator, 80, "thermo_file = \"thermo.csv\"\n") + trajectory);
     // The restarted run continues the first run's thermo file.
     std::filesystem::copy_file(split.path("thermo.csv"), split.path("thermo_first.csv"));
     const CommandResult continued = split.run("run input.toml --restart checkpoint.h5");
@@ -102,6 +104,16 @@ TEST_CASE("run: a run split by a restart is bit-identical to the unsplit run", "
     const auto rows_split = physical_rows(split.read("thermo.csv"));
     CHECK(rows_whole.size() == 18);
     CHECK(rows_whole == rows_split);
+    // The restarted run continues the trajectory: 9 frames (steps 0, 10, ..., 80), identical to the unsplit run's.
+    const nqmd::Trajectory frames_whole = nqmd::read_trajectory(whole.path("traj.h5"));
+    const nqmd::Trajectory frames_split = nqmd::read_trajectory(split.path("traj.h5"));
+    REQUIRE(frames_whole.frames.size() == 9);
+    REQUIRE(frames_split.frames.size() == 9);
+    for (std::size_t f = 0; f < 9; ++f) {
+      CHECK(frames_split.frames[f].step == 10 * f);
+      CHECK(frames_split.frames[f].positions == frames_whole.frames[f].positions);
+      CHECK(frames_split.frames[f].velocities == frames_whole.frames[f].velocities);
+    }
   }
 }
 
