@@ -3,11 +3,9 @@
 #include <sys/wait.h>
 
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <random>
-#include <sstream>
 #include <string>
+
+#include "temporary_directory.hpp"
 
 namespace nqmd::test {
 
@@ -17,34 +15,13 @@ struct CommandResult {
   std::string err;
 };
 
-class CliSandbox {
+class CliSandbox : public TemporaryDirectory {
  public:
-  CliSandbox() {
-    std::random_device seed;
-    directory_ = std::filesystem::temp_directory_path() / ("nqmd-cli-" + std::to_string(seed()) + std::to_string(seed()));
-    std::filesystem::create_directories(directory_);
-  }
-  ~CliSandbox() {
-    std::error_code ignored;
-    std::filesystem::remove_all(directory_, ignored);
-  }
-  CliSandbox(const CliSandbox&) = delete;
-  CliSandbox& operator=(const CliSandbox&) = delete;
-
-  const std::filesystem::path& directory() const { return directory_; }
-  std::string path(const std::string& name) const { return (directory_ / name).string(); }
-  void write(const std::string& name, const std::string& text) const { std::ofstream(directory_ / name) << text; }
-  std::string read(const std::string& name) const {
-    std::ifstream in(directory_ / name);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  bool exists(const std::string& name) const { return std::filesystem::exists(directory_ / name); }
+  CliSandbox() : TemporaryDirectory("nqmd-cli") {}
 
   // Runs `nequip-md ARGS` with the sandbox as working directory.
   CommandResult run(const std::string& arguments) const {
-    const std::string command = "cd '" + directory_.string() + "' && '" + NQMD_EXECUTABLE + "' " + arguments +
+    const std::string command = "cd '" + directory().string() + "' && '" + NQMD_EXECUTABLE + "' " + arguments +
                                 " > stdout.txt 2> stderr.txt < /dev/null";
     const int status = std::system(command.c_str());
     CommandResult result;
@@ -53,9 +30,6 @@ class CliSandbox {
     result.err = read("stderr.txt");
     return result;
   }
-
- private:
-  std::filesystem::path directory_;
 };
 
 }  // namespace nqmd::test

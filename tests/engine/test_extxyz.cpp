@@ -17,6 +17,7 @@
 #include "engine/extxyz.hpp"
 #include "engine/periodic_table.hpp"
 #include "engine/units.hpp"
+#include "temporary_directory.hpp"
 #include "test_paths.hpp"
 
 namespace {
@@ -26,27 +27,10 @@ using nqmd::Frame;
 using nqmd::Mat3;
 using nqmd::Vec3;
 
-// A fresh directory under the system temporary directory, removed with everything in it at the end of a test.
-class TemporaryDirectory {
+// A fresh directory per test, removed at the end.
+class TemporaryDirectory : public nqmd::test::TemporaryDirectory {
  public:
-  TemporaryDirectory() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("nqmd-test-extxyz-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TemporaryDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TemporaryDirectory(const TemporaryDirectory&) = delete;
-  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
-
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
+  TemporaryDirectory() : nqmd::test::TemporaryDirectory("nqmd-test-extxyz") {}
 };
 
 void write_text(const std::string& path, const std::string& text) {

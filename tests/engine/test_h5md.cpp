@@ -23,6 +23,7 @@
 #include "engine/extxyz.hpp"
 #include "engine/extxyz_trajectory.hpp"
 #include "engine/h5md.hpp"
+#include "temporary_directory.hpp"
 #include "engine/trajectory.hpp"
 
 namespace {
@@ -32,26 +33,10 @@ using nqmd::Mat3;
 using nqmd::Vec3;
 using nqmd::Vec3i;
 
-class TemporaryDirectory {
+// A fresh directory per test, removed at the end.
+class TemporaryDirectory : public nqmd::test::TemporaryDirectory {
  public:
-  TemporaryDirectory() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("nqmd-test-h5md-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TemporaryDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TemporaryDirectory(const TemporaryDirectory&) = delete;
-  TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
-
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
+  TemporaryDirectory() : nqmd::test::TemporaryDirectory("nqmd-test-h5md") {}
 };
 
 template <typename Action>
