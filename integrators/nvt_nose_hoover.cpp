@@ -20,13 +20,8 @@ void NoseHooverNvt::thermostat_half_step(System& system) {
 }
 
 void NoseHooverNvt::step(System& system, ForceProvider& provider, ForceResult& forces) {
-  const double half_step = 0.5 * parameters_.timestep_fs;
-  thermostat_half_step(system);
-  kick(system, forces, half_step);
-  drift(system, parameters_.timestep_fs);
-  update_forces(system, provider, forces);
-  kick(system, forces, half_step);
-  thermostat_half_step(system);
+  thermostatted_verlet_step(system, provider, forces, parameters_.timestep_fs,
+                            [this](System& atoms) { thermostat_half_step(atoms); });
 }
 
 IntegratorState NoseHooverNvt::save_state() const {

@@ -27,4 +27,17 @@ inline void update_forces(System& system, ForceProvider& provider, ForceResult& 
   if (&computed != &forces) forces = computed;
 }
 
+// One velocity Verlet step (kick dt/2, drift dt, new forces, kick dt/2) between two thermostat half steps, the
+// Trotter splitting of the NVT integrators: `thermostat_half_step(system)` acts on the velocities.
+template <typename ThermostatHalfStep>
+void thermostatted_verlet_step(System& system, ForceProvider& provider, ForceResult& forces, double dt_fs,
+                               ThermostatHalfStep&& thermostat_half_step) {
+  thermostat_half_step(system);
+  kick(system, forces, 0.5 * dt_fs);
+  drift(system, dt_fs);
+  update_forces(system, provider, forces);
+  kick(system, forces, 0.5 * dt_fs);
+  thermostat_half_step(system);
+}
+
 }  // namespace nqmd
