@@ -240,6 +240,7 @@ void run_simulation(const RunRequest& request) {
   if (!restart) warn_close_pairs(simulation.system(), simulation.neighbor_list(), run.real("min_distance"));
 
   simulation.run_until(steps);
+  log::info("neighbour list: {} builds in {} steps", simulation.neighbor_list().num_builds(), steps - first_step);
   if (!checkpoint_path.empty()) {
     simulation.write_checkpoint();
     log::info("checkpoint: {} (step {})", checkpoint_path, simulation.step());

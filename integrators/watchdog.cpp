@@ -20,7 +20,12 @@ const SectionSchema& watchdog_section_schema() {
        KeySpec("max_temperature", KeyType::real, "highest allowed kinetic temperature (K)")
            .at_least(0.0)
            .defaults_to(1e5),
-       KeySpec("check_every", KeyType::integer, "steps between checks").at_least(1).defaults_to(std::int64_t{1})}};
+       KeySpec("check_every", KeyType::integer, "steps between the force, displacement and temperature checks")
+           .at_least(1)
+           .defaults_to(std::int64_t{1}),
+       KeySpec("distance_check_every", KeyType::integer, "steps between closest-pair checks (a pass over all pairs)")
+           .at_least(1)
+           .defaults_to(std::int64_t{10})}};
   return schema;
 }
 
@@ -31,6 +36,7 @@ WatchdogLimits watchdog_limits(const ConfigSection& section) {
   limits.min_distance = section.real("min_distance");
   limits.max_temperature = section.real("max_temperature");
   limits.check_every = static_cast<std::uint64_t>(section.integer("check_every"));
+  limits.distance_check_every = static_cast<std::uint64_t>(section.integer("distance_check_every"));
   return limits;
 }
 
@@ -38,14 +44,15 @@ void Watchdog::check(std::uint64_t step, const System& system, const std::vector
                      const std::vector<Vec3>& previous_positions, const std::vector<Vec3i>& previous_images,
                      const NeighborList& neighbors, double temperature) const {
   const std::size_t n = system.size();
-  if (limits_.max_force > 0) {
+  const bool per_atom_checks = step % limits_.check_every == 0;
+  if (per_atom_checks && limits_.max_force > 0) {
     for (std::size_t i = 0; i < n; ++i)
       if (forces[i].norm() > limits_.max_force)
         throw InputError(fmt::format("step {}: watchdog: the force on atom {} ({}) is {:.6g} eV/A, above max_force = {} "
                                      "eV/A (the dynamics are diverging; [watchdog] sets the limits)",
                                      step, i, system.symbol(i), forces[i].norm(), limits_.max_force));
   }
-  if (limits_.max_displacement > 0 && previous_positions.size() == n) {
+  if (per_atom_checks && limits_.max_displacement > 0 && previous_positions.size() == n) {
     for (std::size_t i = 0; i < n; ++i) {
       const double moved =
           (system.positions[i] - previous_positions[i] + system.cell.shift_vector(system.images[i] - previous_images[i]))
@@ -56,18 +63,22 @@ void Watchdog::check(std::uint64_t step, const System& system, const std::vector
                                      step, i, system.symbol(i), moved, limits_.max_displacement));
     }
   }
-  if (limits_.min_distance > 0) {
+  if (step % limits_.distance_check_every == 0 && limits_.min_distance > 0) {
     const double min_squared = limits_.min_distance * limits_.min_distance;
-    for (std::size_t e = 0; e < neighbors.num_edges(); ++e) {
-      const int i = neighbors.centers()[e], j = neighbors.neighbors()[e];
-      const Vec3 r = system.positions[j] - system.positions[i] + system.cell.shift_vector(neighbors.shifts()[e]);
-      if (r.squaredNorm() < min_squared)
-        throw InputError(fmt::format("step {}: watchdog: atoms {} ({}) and {} ({}) are {:.6g} A apart, below "
-                                     "min_distance = {} A",
-                                     step, i, system.symbol(i), j, system.symbol(j), r.norm(), limits_.min_distance));
+    const Mat3 lattice_columns = system.cell.lattice().transpose();
+    for (std::size_t i = 0; i < n; ++i) {
+      for (std::size_t e = neighbors.offsets()[i]; e < neighbors.offsets()[i + 1]; ++e) {
+        const int j = neighbors.neighbors()[e];
+        Vec3 r = system.positions[j] - system.positions[i];
+        if (neighbors.shifts()[e] != Vec3i::Zero()) r += lattice_columns * neighbors.shifts()[e].cast<double>();
+        if (r.squaredNorm() < min_squared)
+          throw InputError(fmt::format("step {}: watchdog: atoms {} ({}) and {} ({}) are {:.6g} A apart, below "
+                                       "min_distance = {} A",
+                                       step, i, system.symbol(i), j, system.symbol(j), r.norm(), limits_.min_distance));
+      }
     }
   }
-  if (limits_.max_temperature > 0 && temperature > limits_.max_temperature)
+  if (per_atom_checks && limits_.max_temperature > 0 && temperature > limits_.max_temperature)
     throw InputError(fmt::format("step {}: watchdog: the temperature is {:.6g} K, above max_temperature = {} K", step,
                                  temperature, limits_.max_temperature));
 }

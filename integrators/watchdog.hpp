@@ -16,7 +16,8 @@ struct WatchdogLimits {
   double max_displacement = 0.0;  // A per step; 0: off
   double min_distance = 0.0;      // A; 0: off
   double max_temperature = 0.0;   // K; 0: off
-  std::uint64_t check_every = 1;  // steps
+  std::uint64_t check_every = 1;            // steps between the per-atom checks (force, displacement, T)
+  std::uint64_t distance_check_every = 10;  // steps between closest-pair checks (a pass over all edges)
 };
 
 const SectionSchema& watchdog_section_schema();
@@ -25,7 +26,9 @@ WatchdogLimits watchdog_limits(const ConfigSection& section);
 class Watchdog {
  public:
   explicit Watchdog(WatchdogLimits limits) : limits_(limits) {}
-  bool due(std::uint64_t step) const { return step % limits_.check_every == 0; }
+  bool due(std::uint64_t step) const {
+    return step % limits_.check_every == 0 || step % limits_.distance_check_every == 0;
+  }
   // Throws InputError "step N: ..." naming the atom(s) and value on a violation. `previous_positions` and
   // `previous_images` are the atoms of the previous step (for the displacement across wraps).
   void check(std::uint64_t step, const System& system, const std::vector<Vec3>& forces,

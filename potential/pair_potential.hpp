@@ -192,28 +192,48 @@ class PairPotential final : public Potential {
     result.reset(system.size());
     const std::size_t count = table_.species().size();
     const Mat3 lattice_columns = system.cell.lattice().transpose();
-    const std::vector<int>& centers = neighbors.centers();
+    const std::vector<std::size_t>& offsets = neighbors.offsets();
     const std::vector<int>& others = neighbors.neighbors();
     const std::vector<Vec3i>& shifts = neighbors.shifts();
+    const Vec3* positions = system.positions.data();
+    Vec3* forces = result.forces.data();
+    double* atom_energies = result.atom_energies.data();
     double energy = 0.0;
-    Mat3 virial = Mat3::Zero();
-    for (std::size_t edge = 0; edge < neighbors.num_edges(); ++edge) {
-      const int i = centers[edge];
-      const int j = others[edge];
-      const Vec3 r = system.positions[j] - system.positions[i] + lattice_columns * shifts[edge].cast<double>();
-      const double r_squared = r.squaredNorm();
-      const Pair& pair = pairs_[potential_species_[system.species[i]] * count + potential_species_[system.species[j]]];
-      if (r_squared >= pair.cutoff_squared) continue;
-      double derivative_over_r = 0.0;
-      const double pair_energy = Form::energy(pair.coefficients, r_squared, derivative_over_r) - pair.energy_shift;
-      energy += pair_energy;
-      result.atom_energies[i] += 0.5 * pair_energy;
-      result.atom_energies[j] += 0.5 * pair_energy;
-      const Vec3 force_on_i = derivative_over_r * r;
-      result.forces[i] += force_on_i;
-      result.forces[j] -= force_on_i;
-      virial.noalias() -= force_on_i * r.transpose();
+    // The pair virial -sum f (x) r is symmetric (f is along r): accumulate its six independent components.
+    double w_xx = 0.0, w_yy = 0.0, w_zz = 0.0, w_xy = 0.0, w_xz = 0.0, w_yz = 0.0;
+    for (std::size_t i = 0; i < system.size(); ++i) {
+      const Vec3 x_i = positions[i];
+      const Pair* pairs_of_i = &pairs_[potential_species_[system.species[i]] * count];
+      Vec3 force_i = Vec3::Zero();
+      double energy_i = 0.0;
+      for (std::size_t edge = offsets[i]; edge < offsets[i + 1]; ++edge) {
+        const int j = others[edge];
+        Vec3 r = positions[j] - x_i;
+        if (shifts[edge] != Vec3i::Zero()) r += lattice_columns * shifts[edge].cast<double>();
+        const double r_squared = r.squaredNorm();
+        const Pair& pair = pairs_of_i[potential_species_[system.species[j]]];
+        if (r_squared >= pair.cutoff_squared) continue;
+        double derivative_over_r = 0.0;
+        const double half_pair_energy =
+            0.5 * (Form::energy(pair.coefficients, r_squared, derivative_over_r) - pair.energy_shift);
+        energy_i += half_pair_energy;
+        atom_energies[j] += half_pair_energy;
+        const Vec3 force_on_i = derivative_over_r * r;
+        force_i += force_on_i;
+        forces[j] -= force_on_i;
+        w_xx -= force_on_i.x() * r.x();
+        w_yy -= force_on_i.y() * r.y();
+        w_zz -= force_on_i.z() * r.z();
+        w_xy -= force_on_i.x() * r.y();
+        w_xz -= force_on_i.x() * r.z();
+        w_yz -= force_on_i.y() * r.z();
+      }
+      forces[i] += force_i;
+      atom_energies[i] += energy_i;
+      energy += 2.0 * energy_i;
     }
+    Mat3 virial;
+    virial << w_xx, w_xy, w_xz, w_xy, w_yy, w_yz, w_xz, w_yz, w_zz;
     result.energy = energy;
     result.virial = virial;
   }
