@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --tests
-scripts/build.sh
+scripts/build.sh -DNQMD_BUILD_TESTS=ON -DNQMD_BUILD_BENCH=ON
 ctest --test-dir build --output-on-failure -j"$(nproc)"
