@@ -23,6 +23,9 @@ constexpr double kTieBand = 1e-10;
 constexpr std::size_t kMaxBinsPerAtom = 2;
 constexpr std::size_t kMinBinLimit = 64;
 constexpr std::size_t kMaxBins = std::size_t{1} << 22;
+// Bins per list radius along each axis: half-radius bins make the stencil (5 bins of rc/2 per axis, 2.5 rc)
+// hug the search sphere more closely than radius-sized bins (3 bins, 3 rc): 42% fewer candidate pairs.
+constexpr double kBinsPerRadius = 2.0;
 // Fractional coordinates beyond this would overflow the integer wrap shifts.
 constexpr double kFarthestFractional = 1e9;
 // Chunks of bins handed to threads; more chunks than threads balance uneven densities. Small systems are not
@@ -78,7 +81,7 @@ std::array<AxisBins, 3> plan_bins(const Cell& cell, const std::vector<Vec3>& fra
       bins.extent = fractional.empty() ? 0.0 : highest - lowest;
     }
     cartesian_extent[axis] = bins.extent * widths[axis];
-    const double fitting = std::floor(cartesian_extent[axis] / padded_radius);
+    const double fitting = std::floor(cartesian_extent[axis] * kBinsPerRadius / padded_radius);
     bins.count = static_cast<int>(std::clamp(fitting, 1.0, static_cast<double>(kMaxBins)));
   }
 
