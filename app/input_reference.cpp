@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "app/analyze_command.hpp"
 #include "app/run_command.hpp"
 
 namespace nqmd {
@@ -44,6 +45,13 @@ std::string input_reference_markdown() {
       text += schema->keys.empty() ? "No further keys.\n" : key_table(*schema);
     }
   }
+  text +=
+      "\n# analysis.toml reference\n\n"
+      "`nequip-md analyze analysis.toml` reads a [trajectory] (and an optional [reference]), runs every analysis\n"
+      "section present and writes CSV files, gnuplot figures and a summary to the [output] directory. The same\n"
+      "rules as input.toml apply: snake_case keys, unknown keys are errors, paths relative to the analysis file.\n";
+  for (const SectionSchema* schema : analysis_input_sections())
+    text += fmt::format("\n## [{}]\n\n{}\n\n{}", schema->name, schema->doc, key_table(*schema));
   return text;
 }
 

@@ -6,7 +6,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "app/analyze_command.hpp"
 #include "app/build_info.hpp"
+#include "app/evaluate_command.hpp"
 #include "app/input_reference.hpp"
 #include "app/run_command.hpp"
 #include "engine/error.hpp"
@@ -28,7 +30,24 @@ int main(int argc, char** argv) {
   run->add_option("--restart", restart_path, "continue from this checkpoint (HDF5) of the same input");
   run->add_flag("-f,--force", run_request.force, "replace output files left by another run");
 
+  std::string analysis_path;
+  CLI::App* analyze = app.add_subcommand("analyze", "analyse trajectories as ANALYSIS.toml describes: CSV, figures, summary");
+  analyze->add_option("input", analysis_path, "analysis file (TOML)")->required();
+
   CLI::App* reference = app.add_subcommand("input-reference", "print the reference of every input.toml key (Markdown)");
+
+  nqmd::EvaluateRequest evaluate_request;
+  CLI::App* evaluate = app.add_subcommand("evaluate", "evaluate a NequIP model on extxyz frames; score it against their labels");
+  evaluate->add_option("--model", evaluate_request.model, "nequip-deploy .pth or native model file")->required();
+  evaluate->add_option("--data", evaluate_request.data, "extxyz frames")->required();
+  evaluate->add_option("--output", evaluate_request.output, "extxyz file for the frames with the model's results");
+  evaluate->add_option("--backend", evaluate_request.backend, "native (default) or torchscript")
+      ->check(CLI::IsMember({"native", "torchscript"}));
+  evaluate->add_option("--dtype", evaluate_request.dtype, "float64 or float32 (default: the model's own)")
+      ->check(CLI::IsMember({"float64", "float32"}));
+  evaluate->add_option("--species-map", evaluate_request.species_map, "chemical symbol to model type, e.g. Cu=Cu,Au=Au");
+  evaluate->add_option("--threads", evaluate_request.threads, "torch threads (0: OMP_NUM_THREADS or torch's default)")
+      ->check(CLI::NonNegativeNumber);
 
   try {
     app.parse(argc, argv);
@@ -47,6 +66,10 @@ int main(int argc, char** argv) {
       if (!restart_path.empty()) run_request.restart_path = restart_path;
       nqmd::install_stop_signal_handlers();
       nqmd::run_simulation(run_request);
+    } else if (*evaluate) {
+      nqmd::evaluate_frames(evaluate_request);
+    } else if (*analyze) {
+      nqmd::run_analysis(analysis_path);
     } else if (*reference) {
       fmt::print("{}", nqmd::input_reference_markdown());
     } else {

@@ -61,19 +61,31 @@ class Hdf5File {
     if (count > 0 && H5Dread(set.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
       fail(fmt::format("cannot read dataset {}", name));
   }
+  // Values in a dataset, checked to be all stored in the file (a damaged file may claim any size; a checkpoint's
+  // datasets are written whole).
   std::size_t size_of(const std::string& name) const {
+    if (H5Lexists(id(), name.c_str(), H5P_DEFAULT) <= 0)
+      fail(fmt::format("missing dataset {} (not a complete checkpoint)", name));
     Handle set(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!set.valid()) fail(fmt::format("cannot open dataset {}", name));
     Handle space(H5Dget_space(set.get()), H5Sclose);
-    return static_cast<std::size_t>(H5Sget_simple_extent_npoints(space.get()));
+    Handle type(H5Dget_type(set.get()), H5Tclose);
+    const hssize_t points = H5Sget_simple_extent_npoints(space.get());
+    const std::size_t value_size = type.valid() ? H5Tget_size(type.get()) : 0;
+    if (points < 0 || value_size == 0) fail(fmt::format("cannot read dataset {}", name));
+    if (H5Dget_storage_size(set.get()) / value_size < static_cast<hsize_t>(points))
+      fail(fmt::format("dataset {} is incomplete (not a complete checkpoint)", name));
+    return static_cast<std::size_t>(points);
   }
   std::vector<std::string> members(const std::string& group) const {
     std::vector<std::string> names;
     if (H5Lexists(id(), group.c_str(), H5P_DEFAULT) <= 0) return names;
     Handle handle(H5Gopen2(id(), group.c_str(), H5P_DEFAULT), H5Gclose);
-    H5G_info_t info;
-    H5Gget_info(handle.get(), &info);
+    H5G_info_t info{};
+    if (!handle.valid() || H5Gget_info(handle.get(), &info) < 0) fail(fmt::format("cannot read group {}", group));
     for (hsize_t k = 0; k < info.nlinks; ++k) {
       const ssize_t length = H5Lget_name_by_idx(handle.get(), ".", H5_INDEX_NAME, H5_ITER_INC, k, nullptr, 0, H5P_DEFAULT);
+      if (length < 0) fail(fmt::format("cannot read the names in {}", group));
       std::string name(static_cast<std::size_t>(length), '\0');
       H5Lget_name_by_idx(handle.get(), ".", H5_INDEX_NAME, H5_ITER_INC, k, name.data(), name.size() + 1, H5P_DEFAULT);
       names.push_back(name);
@@ -94,13 +106,22 @@ class Hdf5File {
   void read_attribute(const std::string& name, hid_t type, void* value) const {
     if (H5Aexists(id(), name.c_str()) <= 0) fail(fmt::format("missing attribute {} (not a nequip-md checkpoint)", name));
     Handle attribute(H5Aopen(id(), name.c_str(), H5P_DEFAULT), H5Aclose);
+    // One value, into one variable: an array or a string stored under this name would overrun it.
+    Handle space(H5Aget_space(attribute.get()), H5Sclose);
+    Handle stored(H5Aget_type(attribute.get()), H5Tclose);
+    const H5T_class_t stored_class = stored.valid() ? H5Tget_class(stored.get()) : H5T_NO_CLASS;
+    if (H5Sget_simple_extent_npoints(space.get()) != 1 || (stored_class != H5T_INTEGER && stored_class != H5T_FLOAT))
+      fail(fmt::format("attribute {} is not a single number", name));
     if (H5Aread(attribute.get(), type, value) < 0) fail(fmt::format("cannot read attribute {}", name));
   }
   std::string read_string_attribute(const std::string& name) const {
     if (H5Aexists(id(), name.c_str()) <= 0) fail(fmt::format("missing attribute {} (not a nequip-md checkpoint)", name));
     Handle attribute(H5Aopen(id(), name.c_str(), H5P_DEFAULT), H5Aclose);
     Handle stored(H5Aget_type(attribute.get()), H5Tclose);
-    if (H5Tget_class(stored.get()) != H5T_STRING) fail(fmt::format("attribute {} is not a string", name));
+    Handle space(H5Aget_space(attribute.get()), H5Sclose);
+    if (H5Tget_class(stored.get()) != H5T_STRING || H5Tis_variable_str(stored.get()) != 0 ||
+        H5Sget_simple_extent_npoints(space.get()) != 1)
+      fail(fmt::format("attribute {} is not a string", name));
     const std::size_t size = H5Tget_size(stored.get());
     std::string value(size, '\0');
     Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
@@ -122,7 +143,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   silence_hdf5_errors();
   const System& system = checkpoint.system;
   const std::string temporary = path + ".tmp";
-  {
+  try {
     Hdf5File file(temporary, H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
     file.write_string_attribute("format", kFormatName);
     file.write_attribute("format_version", H5T_NATIVE_INT64, &kFormatVersion);
@@ -162,6 +183,9 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
       file.write("integrator/integers/" + name, H5T_NATIVE_UINT64, 1, size, values.data());
     }
     if (H5Fflush(file.id(), H5F_SCOPE_GLOBAL) < 0) file.fail("cannot flush (disk full?)");
+  } catch (const InputError&) {
+    std::remove(temporary.c_str());  // the previous checkpoint stays in place, and nothing half-written beside it
+    throw;
   }
   // fsync the complete file before it replaces the previous checkpoint.
   const int descriptor = ::open(temporary.c_str(), O_RDONLY);
@@ -193,6 +217,9 @@ Checkpoint read_checkpoint(const std::string& path) {
   file.read_attribute("time_fs", H5T_NATIVE_DOUBLE, &checkpoint.time_fs);
   std::uint64_t atoms = 0;
   file.read_attribute("atoms", H5T_NATIVE_UINT64, &atoms);
+  // The atom count must agree with the stored positions before anything is allocated for it.
+  if (atoms != file.size_of("system/positions") / 3)
+    file.fail(fmt::format("attribute atoms = {} does not match system/positions", atoms));
   System& system = checkpoint.system;
   std::istringstream symbols(file.read_string_attribute("species_symbols"));
   for (std::string symbol; symbols >> symbol;) system.species_symbols.push_back(symbol);

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 #include <hdf5.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <array>
@@ -52,6 +55,27 @@ constexpr std::array<ObservableSpec, 7> kObservables{{
 }};
 
 void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+// HDF5 closes the files still open at exit from an atexit handler, and in HDF5 1.10.8 that handler crashes on a
+// file whose close failed (a full disk). Every file nequip-md opens is closed by its owner, so it is not needed.
+[[maybe_unused]] const bool hdf5_atexit_disabled = H5dont_atexit() >= 0;
+
+// Bytes that can still be added to the file at `path` (of which `file_bytes` are in use): the free space of its
+// file system and what the file-size limit (ulimit -f) leaves.
+std::uintmax_t room_for(const std::string& path, std::uintmax_t file_bytes) {
+  std::uintmax_t room = std::numeric_limits<std::uintmax_t>::max();
+  struct statvfs filesystem {};
+  if (::statvfs(path.c_str(), &filesystem) == 0)
+    room = static_cast<std::uintmax_t>(filesystem.f_bavail) * static_cast<std::uintmax_t>(filesystem.f_frsize);
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_FSIZE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) == 0) file_bytes = std::max<std::uintmax_t>(file_bytes, info.st_size);
+    const auto maximum = static_cast<std::uintmax_t>(limit.rlim_cur);
+    room = std::min(room, maximum > file_bytes ? maximum - file_bytes : 0);
+  }
+  return room;
+}
 
 // An HDF5 identifier, closed when the handle goes out of scope.
 class Handle {
@@ -189,7 +213,11 @@ std::vector<std::string> read_strings(hid_t object, bool is_attribute) {
   };
   if (H5Tis_variable_str(type.get()) > 0) {
     std::vector<char*> pointers(count, nullptr);
-    if (count > 0 && read(pointers.data()) < 0) return {};
+    if (count > 0 && read(pointers.data()) < 0) {
+      for (char* pointer : pointers)
+        if (pointer != nullptr) H5free_memory(pointer);  // strings converted before the failure
+      return {};
+    }
     for (char* pointer : pointers) {
       values.emplace_back(pointer != nullptr ? pointer : "");
       if (pointer != nullptr) H5free_memory(pointer);
@@ -206,6 +234,15 @@ std::vector<std::string> read_strings(hid_t object, bool is_attribute) {
     }
   }
   return values;
+}
+
+// True if the attribute holds exactly one number (so that reading it into one variable cannot overrun it).
+bool single_number(hid_t attribute) {
+  Handle space(H5Aget_space(attribute), H5Sclose);
+  Handle type(H5Aget_type(attribute), H5Tclose);
+  const H5T_class_t type_class = type.valid() ? H5Tget_class(type.get()) : H5T_NO_CLASS;
+  return space.valid() && H5Sget_simple_extent_npoints(space.get()) == 1 &&
+         (type_class == H5T_INTEGER || type_class == H5T_FLOAT);
 }
 
 // A string attribute of an object (first value), or nothing if absent.
@@ -416,6 +453,53 @@ struct H5mdElement {
   hsize_t frames = 1;              // stored frames (1 for time-independent data)
 };
 
+// Frames (first dimension) of a time-dependent dataset that have storage in the file. The dataspace of a damaged
+// file may claim far more frames (or atoms) than were ever written; those read as fill values, never as a complete
+// frame, and must not be allocated or scanned. Chunked: up to the end of the last allocated chunk, and no more than
+// the allocated chunks can hold; contiguous: as many frames as the allocated bytes hold; compact: all of them.
+hsize_t frames_with_storage(hid_t dataset, const std::vector<hsize_t>& dims) {
+  if (dims.empty() || dims.front() == 0) return 0;
+  const hsize_t frames = dims.front();
+  Handle properties(H5Dget_create_plist(dataset), H5Pclose);
+  const H5D_layout_t layout = H5Pget_layout(properties.get());
+  if (layout == H5D_CHUNKED) {
+    std::vector<hsize_t> chunk(dims.size()), offset(dims.size());
+    hsize_t chunks = 0;
+    Handle space(H5Dget_space(dataset), H5Sclose);  // (HDF5 1.10.8 does not take H5S_ALL here)
+    const int rank = static_cast<int>(chunk.size());
+    if (H5Pget_chunk(properties.get(), rank, chunk.data()) != rank ||
+        H5Dget_num_chunks(dataset, space.get(), &chunks) < 0 || chunks == 0)
+      return 0;
+    // Chunks one frame's data needs: a frame is complete only if all of them are allocated.
+    hsize_t chunks_per_frame = 1;
+    for (std::size_t k = 1; k < dims.size(); ++k) {
+      if (chunk[k] == 0) return 0;
+      chunks_per_frame *= (dims[k] + chunk[k] - 1) / chunk[k];
+      if (chunks_per_frame > chunks) return 0;
+    }
+    unsigned filter_mask = 0;
+    haddr_t address = 0;
+    hsize_t bytes = 0;
+    // Chunks are indexed in the order of their offsets: the last one ends the stored frames.
+    if (H5Dget_chunk_info(dataset, space.get(), chunks - 1, offset.data(), &filter_mask, &address, &bytes) < 0)
+      return 0;
+    const hsize_t frame_chunks = chunks / chunks_per_frame;
+    return std::min({frames, offset.front() + chunk.front(), frame_chunks * chunk.front()});
+  }
+  if (layout == H5D_CONTIGUOUS) {
+    Handle type(H5Dget_type(dataset), H5Tclose);
+    const hsize_t stored = H5Dget_storage_size(dataset);
+    hsize_t frame_bytes = H5Tget_size(type.get());
+    for (std::size_t k = 1; k < dims.size() && frame_bytes > 0; ++k) {
+      if (dims[k] > stored) return 0;  // not even one frame is stored (and the product could overflow)
+      frame_bytes *= dims[k];
+      if (frame_bytes > stored) return 0;
+    }
+    return frame_bytes == 0 ? frames : std::min(frames, stored / frame_bytes);
+  }
+  return frames;
+}
+
 std::optional<H5mdElement> open_element(const H5File& file, const std::string& name) {
   if (!file.exists(name)) return std::nullopt;
   H5mdElement element;
@@ -425,7 +509,7 @@ std::optional<H5mdElement> open_element(const H5File& file, const std::string& n
   std::vector<hsize_t> dims = dataset_dims(element.value.get());
   if (element.time_dependent) {
     if (dims.empty()) file.fail(fmt::format("{}/value has no frame dimension", name));
-    element.frames = dims.front();
+    element.frames = frames_with_storage(element.value.get(), dims);
     dims.erase(dims.begin());
   }
   element.item_dims = std::move(dims);
@@ -470,14 +554,23 @@ std::optional<std::vector<T>> read_sampling(const H5File& file, const std::strin
       file.fail(fmt::format("cannot read {}", name));
     if (H5Aexists(dataset.get(), "offset") > 0) {
       Handle attribute(H5Aopen(dataset.get(), "offset", H5P_DEFAULT), H5Aclose);
-      if (H5Aread(attribute.get(), memory_type, &offset) < 0) file.fail(fmt::format("cannot read {} offset", name));
+      if (!single_number(attribute.get()) || H5Aread(attribute.get(), memory_type, &offset) < 0)
+        file.fail(fmt::format("cannot read {} offset", name));
     }
     for (hsize_t i = 0; i < frames; ++i) values.push_back(static_cast<T>(i) * increment + offset);
   } else {
     if (dims.size() != 1) file.fail(fmt::format("{} is not one-dimensional", name));
-    values.resize(dims.front());
-    if (!values.empty() && H5Dread(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
-      file.fail(fmt::format("cannot read {}", name));
+    // Only the values of the element's frames (a damaged file may claim more, without storage).
+    const hsize_t count = std::min({dims.front(), frames, frames_with_storage(dataset.get(), dims)});
+    values.resize(count);
+    if (count > 0) {
+      const hsize_t start = 0;
+      Handle file_space(H5Dget_space(dataset.get()), H5Sclose);
+      Handle memory_space(H5Screate_simple(1, &count, nullptr), H5Sclose);
+      if (H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &start, nullptr, &count, nullptr) < 0 ||
+          H5Dread(dataset.get(), memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT, values.data()) < 0)
+        file.fail(fmt::format("cannot read {}", name));
+    }
   }
   return values;
 }
@@ -577,6 +670,8 @@ struct H5mdWriter::State {
   std::vector<std::string> species_symbols;
   hsize_t frames = 0;
   std::size_t unflushed = 0;
+  bool failed = false;                    // a write or flush failed: the destructor does not try again
+  std::optional<std::int64_t> last_step;  // of the last frame written
   Series step, time, position, velocity, force, image, edges;
   std::vector<Series> observables;
 
@@ -684,6 +779,7 @@ void H5mdWriter::open_for_append(std::uint64_t resume_after_step) {
 }
 
 H5mdWriter::~H5mdWriter() {
+  if (state_->failed) return;
   try {
     flush();
   } catch (const InputError& error) {
@@ -695,7 +791,10 @@ std::size_t H5mdWriter::frames() const { return static_cast<std::size_t>(state_-
 
 void H5mdWriter::flush() {
   state_->unflushed = 0;
-  if (H5Fflush(state_->file.id(), H5F_SCOPE_GLOBAL) < 0) state_->file.fail("cannot flush to disk (disk full?)");
+  if (H5Fflush(state_->file.id(), H5F_SCOPE_GLOBAL) < 0) {
+    state_->failed = true;
+    state_->file.fail("cannot flush to disk (disk full?)");
+  }
 }
 
 void H5mdWriter::create_particles(const System& system) {
@@ -797,6 +896,26 @@ void H5mdWriter::observe(const StepData& data) {
 
   const hsize_t frame = state.frames;
   const auto step = static_cast<std::int64_t>(data.thermo.step);
+  // A write that fails for want of space can leave an HDF5 file that no longer opens (its superblock already
+  // counts blocks that never reached the disk). So a frame is written only if the disk and the file-size limit
+  // have room for it and the frames not yet flushed, twice over, plus the metadata and series chunks it may
+  // allocate; otherwise the file is flushed as it is and the run stops.
+  const std::uintmax_t frame_bytes =
+      atoms * (3 * sizeof(double) * (1 + state.velocity.valid() + state.force.valid()) +
+               (state.image.valid() ? 3 * sizeof(int) : 0)) +
+      (2 + 9 + kObservables.size()) * sizeof(double);
+  const std::uintmax_t needed = 2 * (state.unflushed + 1) * frame_bytes + (256u << 10);
+  haddr_t end_of_file = 0;
+  if (H5Fget_eoa(file.id(), &end_of_file) < 0) end_of_file = 0;
+  if (const std::uintmax_t room = room_for(file.path(), end_of_file); room < needed) {
+    flush();
+    state.failed = true;
+    file.fail(fmt::format("disk full: {} bytes left (file system or file-size limit), a frame needs about {}; "
+                          "stopped before step {}, the file keeps its {} frames{}",
+                          room, needed, step, state.frames,
+                          state.last_step ? fmt::format(" (up to step {})", *state.last_step) : ""));
+  }
+  state.failed = true;  // until the whole frame is written
   append(file, state.step, frame, &step);
   append(file, state.time, frame, &data.thermo.time_fs);
   append(file, state.position, frame, system.positions.data());
@@ -810,6 +929,8 @@ void H5mdWriter::observe(const StepData& data) {
   for (std::size_t k = 0; k < kObservables.size(); ++k)
     append(file, state.observables[k], frame, &(data.thermo.*kObservables[k].member));
   state.frames = frame + 1;
+  state.last_step = step;
+  state.failed = false;
   if (++state.unflushed >= options_.flush_every) flush();
 }
 
@@ -909,7 +1030,8 @@ Trajectory read_h5md(const std::string& path, const TrajectoryReadOptions& optio
     if (H5Aexists(box.get(), "dimension") > 0) {
       int dimension = 0;
       Handle attribute(H5Aopen(box.get(), "dimension", H5P_DEFAULT), H5Aclose);
-      if (H5Aread(attribute.get(), H5T_NATIVE_INT, &dimension) < 0 || dimension != 3)
+      if (!single_number(attribute.get()) || H5Aread(attribute.get(), H5T_NATIVE_INT, &dimension) < 0 ||
+          dimension != 3)
         file.fail(fmt::format("{}/box: dimension {} is not 3", group, dimension));
     }
     if (H5Aexists(box.get(), "boundary") > 0) {

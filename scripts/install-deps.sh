@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config ccache zlib1g-dev
           libtorch-dev libeigen3-dev libfmt-dev libhdf5-dev catch2 libtomlplusplus-dev libcli11-dev
-          libfftw3-dev libbenchmark-dev)
+          libfftw3-dev libbenchmark-dev gnuplot-nox)
 if [[ "${1:-}" == "--tests" ]]; then
   packages+=(python3-ase python3-numpy python3-h5py python3-mdanalysis zip unzip)
 fi

@@ -1,11 +1,16 @@
 #include "potential/nequip/nequip_model.hpp"
 
 #include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <sstream>
 
 #include "engine/error.hpp"
 #include "potential/nequip/detail/deployed_impl.hpp"
 #include "potential/nequip/detail/e3nn_impl.hpp"
 #include "potential/nequip/detail/nequip_model_impl.hpp"
+#include "potential/nequip/npz.hpp"
 
 namespace nqmd::nequip {
 namespace detail {
@@ -80,6 +85,14 @@ EquivariantLinear::EquivariantLinear(Irreps in, Irreps out, torch::Tensor weight
     throw InputError("NequIP weights: '" + name + "' has " + std::to_string(weight_.numel()) + " numbers, " +
                      in_.to_string() + " -> " + out_.to_string() + " needs " + std::to_string(offset));
   }
+}
+
+std::int64_t EquivariantLinear::weight_numel(const Irreps& in, const Irreps& out) {
+  std::int64_t count = 0;
+  for (const auto& a : in.blocks())
+    for (const auto& b : out.blocks())
+      if (a.ir == b.ir) count += static_cast<std::int64_t>(a.mul) * b.mul;
+  return count;
 }
 
 torch::Tensor EquivariantLinear::operator()(const torch::Tensor& x) const {
@@ -196,18 +209,41 @@ torch::Tensor Gate::operator()(const torch::Tensor& x) const {
   return torch::cat(out, 1);
 }
 
-NequipNetwork::NequipNetwork(const DeployedMetadata& metadata, const std::map<std::string, torch::Tensor>& state) {
+NequipNetwork::NequipNetwork(const DeployedMetadata& metadata, const std::map<std::string, torch::Tensor>& state,
+                             std::optional<std::uint64_t> random_seed) {
   const std::string where = "NequIP model '" + metadata.path + "'";
   if (metadata.config.empty()) throw InputError(where + " has no config extra file; redeploy it with nequip-deploy");
   const ModelConfig config = ModelConfig::parse(metadata.config, "config of '" + metadata.path + "'");
-  auto param = [&](const std::string& name) -> torch::Tensor {
+  std::mt19937_64 rng(random_seed.value_or(0));
+  // A weight by name: from `state`, or drawn when building a random model (values by `fill`, default N(0,1)).
+  auto draw = [&](const std::vector<std::int64_t>& shape, const std::function<double(std::int64_t)>& fill) {
+    std::int64_t count = 1;
+    for (std::int64_t extent : shape) count *= extent;
+    std::vector<double> values(static_cast<std::size_t>(count));
+    std::normal_distribution<double> normal(0.0, 1.0);
+    for (std::int64_t k = 0; k < count; ++k) values[static_cast<std::size_t>(k)] = fill ? fill(k) : normal(rng);
+    return torch::tensor(values, torch::kFloat64).reshape(shape);
+  };
+  auto param = [&](const std::string& name, const std::vector<std::int64_t>& shape,
+                   const std::function<double(std::int64_t)>& fill = {}) -> torch::Tensor {
     auto it = state.find(name);
-    if (it == state.end()) throw InputError(where + " has no parameter '" + name + "'");
-    return it->second;
+    torch::Tensor t;
+    if (it != state.end()) {
+      t = it->second;
+    } else if (random_seed) {
+      t = draw(shape, fill);
+    } else {
+      throw InputError(where + " has no parameter '" + name + "'");
+    }
+    weights_[name] = t;
+    return t;
   };
   auto optional_param = [&](const std::string& name) -> torch::Tensor {
+    if (auto drawn = weights_.find(name); drawn != weights_.end()) return drawn->second;
     auto it = state.find(name);
-    return it == state.end() ? torch::Tensor() : it->second;
+    if (it == state.end()) return torch::Tensor();
+    weights_[name] = it->second;
+    return it->second;
   };
 
   // Builders: the default chain only.
@@ -262,11 +298,16 @@ NequipNetwork::NequipNetwork(const DeployedMetadata& metadata, const std::map<st
   const Activation gate_even = Activation::from_name(config.get_string("nonlinearity_gates.e", "silu"), where);
   const Activation gate_odd = Activation::from_name(config.get_string("nonlinearity_gates.o", "tanh"), where);
 
-  bessel_weights_ = param(kFunc + "radial_basis.basis.bessel_weights").to(dtype_);
+  const std::int64_t config_num_basis = config.get_int("num_basis", 8);
+  bessel_weights_ = param(kFunc + "radial_basis.basis.bessel_weights", {config_num_basis}, [](std::int64_t n) {
+                      return static_cast<double>(n + 1) * std::acos(-1.0);
+                    }).to(dtype_);
   const std::int64_t num_basis = bessel_weights_.numel();
   const Irreps one_hot({MulIrrep{num_types_, Irrep{0, 1}}});
-  chemical_embedding_ = EquivariantLinear(one_hot, embedding_out, param(kFunc + "chemical_embedding.linear.weight"),
-                                          "chemical_embedding");
+  auto linear = [&](const Irreps& in, const Irreps& out, const std::string& name) {
+    return EquivariantLinear(in, out, param(name, {EquivariantLinear::weight_numel(in, out)}).to(dtype_), name);
+  };
+  chemical_embedding_ = linear(one_hot, embedding_out, kFunc + "chemical_embedding.linear.weight");
 
   Irreps current = embedding_out;
   for (int k = 0; k < num_layers; ++k) {
@@ -334,7 +375,7 @@ NequipNetwork::NequipNetwork(const DeployedMetadata& metadata, const std::map<st
     layer.conv_out = layer.gate.irreps_in;
 
     // Interaction block.
-    layer.linear_1 = EquivariantLinear(current, current, param(prefix + "conv.linear_1.weight"), prefix + "linear_1");
+    layer.linear_1 = linear(current, current, prefix + "conv.linear_1.weight");
     std::vector<MulIrrep> mid;
     std::vector<std::array<int, 3>> instructions;
     for (std::size_t i = 0; i < current.size(); ++i)
@@ -349,18 +390,27 @@ NequipNetwork::NequipNetwork(const DeployedMetadata& metadata, const std::map<st
     layer.irreps_mid = mid_sorted.irreps;
     layer.tp = TensorProduct(current, irreps_edge_sh_, layer.irreps_mid, TensorProduct::Mode::uvu, instructions,
                              options);
-    for (int i = 0;; ++i) {
-      torch::Tensor w = optional_param(prefix + "conv.fc.layer" + std::to_string(i) + ".weight");
-      if (!w.defined()) break;
-      layer.fc.weights.push_back(w.to(dtype_));
+    if (random_seed && state.count(prefix + "conv.fc.layer0.weight") == 0) {
+      // FullyConnectedNet([num_basis] + invariant_layers x [invariant_neurons] + [tp.weight_numel]).
+      std::vector<std::int64_t> sizes{num_basis};
+      for (int i = 0; i < config.get_int("invariant_layers", 2); ++i) sizes.push_back(config.get_int("invariant_neurons", 64));
+      sizes.push_back(layer.tp.weight_numel());
+      for (std::size_t i = 0; i + 1 < sizes.size(); ++i)
+        layer.fc.weights.push_back(
+            param(prefix + "conv.fc.layer" + std::to_string(i) + ".weight", {sizes[i], sizes[i + 1]}).to(dtype_));
+    } else {
+      for (int i = 0;; ++i) {
+        torch::Tensor w = optional_param(prefix + "conv.fc.layer" + std::to_string(i) + ".weight");
+        if (!w.defined()) break;
+        layer.fc.weights.push_back(w.to(dtype_));
+      }
     }
     layer.fc.activation = scalar_even;
     if (layer.fc.weights.empty() || layer.fc.weights.front().size(0) != num_basis ||
         layer.fc.weights.back().size(1) != layer.tp.weight_numel()) {
       throw InputError(where + ": radial network of layer " + std::to_string(k) + " does not match the config");
     }
-    layer.linear_2 = EquivariantLinear(layer.irreps_mid.simplify(), layer.conv_out,
-                                       param(prefix + "conv.linear_2.weight"), prefix + "linear_2");
+    layer.linear_2 = linear(layer.irreps_mid.simplify(), layer.conv_out, prefix + "conv.linear_2.weight");
     layer.use_sc = use_sc;
     if (use_sc) {
       std::vector<std::array<int, 3>> sc_instructions;
@@ -371,7 +421,7 @@ NequipNetwork::NequipNetwork(const DeployedMetadata& metadata, const std::map<st
               if (ir == layer.conv_out[o].ir)
                 sc_instructions.push_back({static_cast<int>(i), static_cast<int>(j), static_cast<int>(o)});
       layer.sc = TensorProduct(current, one_hot, layer.conv_out, TensorProduct::Mode::uvw, sc_instructions, options);
-      layer.sc_weight = param(prefix + "conv.sc.weight").to(dtype_);
+      layer.sc_weight = param(prefix + "conv.sc.weight", {layer.sc.weight_numel()}).to(dtype_);
       if (layer.sc_weight.numel() != layer.sc.weight_numel()) {
         throw InputError(where + ": self-connection weights of layer " + std::to_string(k) + " do not match");
       }
@@ -380,11 +430,16 @@ NequipNetwork::NequipNetwork(const DeployedMetadata& metadata, const std::map<st
     current = layer.gate.irreps_out;
     layers_.push_back(std::move(layer));
   }
-  conv_to_output_hidden_ = EquivariantLinear(current, output_hidden, param(kFunc + "conv_to_output_hidden.linear.weight"),
-                                             "conv_to_output_hidden");
+  conv_to_output_hidden_ = linear(current, output_hidden, kFunc + "conv_to_output_hidden.linear.weight");
   output_hidden_to_scalar_ =
-      EquivariantLinear(output_hidden, Irreps({MulIrrep{1, Irrep{0, 1}}}),
-                        param(kFunc + "output_hidden_to_scalar.linear.weight"), "output_hidden_to_scalar");
+      linear(output_hidden, Irreps({MulIrrep{1, Irrep{0, 1}}}), kFunc + "output_hidden_to_scalar.linear.weight");
+  if (random_seed) {
+    std::uniform_real_distribution<double> uniform(0.5, 1.5);
+    std::normal_distribution<double> normal(0.0, 0.1);
+    param(kFunc + "per_species_rescale.scales", {num_types_}, [&](std::int64_t) { return uniform(rng); });
+    param(kFunc + "per_species_rescale.shifts", {num_types_}, [&](std::int64_t) { return normal(rng); });
+    param("model.scale_by", {}, [](std::int64_t) { return 1.0; });
+  }
   per_species_scales_ = optional_param(kFunc + "per_species_rescale.scales");
   per_species_shifts_ = optional_param(kFunc + "per_species_rescale.shifts");
   const torch::Tensor scale_by = optional_param("model.scale_by");
@@ -511,34 +566,181 @@ NequipNetwork::Result NequipNetwork::forward(const torch::Tensor& pos_in, const 
 
 }  // namespace detail
 
+namespace {
+
+constexpr const char* kFormatEntry = "nequip_md_native_model";
+constexpr std::int64_t kFormatVersion = 1;
+
+NpyArray text_array(const std::string& text) {
+  NpyArray a;
+  a.descr = "|u1";
+  a.shape = {text.size()};
+  a.bytes.assign(text.begin(), text.end());
+  return a;
+}
+
+std::string array_text(const NpzFile& file, const std::string& key) {
+  const NpyArray& a = file.get(key);
+  if (a.descr != "|u1") throw InputError("native NequIP model '" + file.path() + "': '" + key + "' is not text");
+  return std::string(a.bytes.begin(), a.bytes.end());
+}
+
+NpyArray tensor_array(const torch::Tensor& tensor) {
+  const torch::Tensor t = tensor.detach().contiguous().cpu();
+  NpyArray a;
+  if (t.scalar_type() == torch::kFloat64) {
+    a.descr = "<f8";
+  } else if (t.scalar_type() == torch::kFloat32) {
+    a.descr = "<f4";
+  } else if (t.scalar_type() == torch::kInt64) {
+    a.descr = "<i8";
+  } else {
+    throw std::logic_error("native NequIP model: weight of unsupported dtype");
+  }
+  for (std::int64_t extent : t.sizes()) a.shape.push_back(static_cast<std::size_t>(extent));
+  const auto* begin = static_cast<const unsigned char*>(t.data_ptr());
+  a.bytes.assign(begin, begin + t.numel() * static_cast<std::int64_t>(t.element_size()));
+  return a;
+}
+
+torch::Tensor array_tensor(const NpyArray& a, const std::string& what) {
+  torch::ScalarType type;
+  if (a.descr == "<f8") {
+    type = torch::kFloat64;
+  } else if (a.descr == "<f4") {
+    type = torch::kFloat32;
+  } else if (a.descr == "<i8") {
+    type = torch::kInt64;
+  } else {
+    throw InputError(what + " has dtype '" + a.descr + "' (expected <f8, <f4 or <i8)");
+  }
+  if (a.fortran_order) throw InputError(what + " is stored in Fortran order");
+  std::vector<std::int64_t> shape(a.shape.begin(), a.shape.end());
+  torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(type));
+  if (static_cast<std::size_t>(t.numel() * static_cast<std::int64_t>(t.element_size())) != a.bytes.size())
+    throw InputError(what + " is truncated");
+  std::memcpy(t.data_ptr(), a.bytes.data(), a.bytes.size());
+  return t;
+}
+
+// Weights kept in the default dtype (float64) whatever the model dtype, as nequip builds them.
+bool default_dtype_weight(const std::string& name) {
+  return name.find("per_species_rescale") != std::string::npos || name == "model.scale_by" ||
+         name == "model.shift_by";
+}
+
+}  // namespace
+
 struct NequipModel::Impl {
   DeployedMetadata metadata;
   std::unique_ptr<detail::NequipNetwork> network;
 };
 
-NequipModel::NequipModel(const std::string& deployed_path) : impl_(std::make_unique<Impl>()) {
-  detail::DeployedModule deployed = detail::load_deployed(deployed_path, false);
+NequipModel::NequipModel() : impl_(std::make_unique<Impl>()) {}
+
+NequipModel::NequipModel(const std::string& path, const ModelOptions& options) : impl_(std::make_unique<Impl>()) {
   std::map<std::string, torch::Tensor> state;
-  for (const auto& p : deployed.module.named_parameters(true)) state[p.name] = p.value.detach().clone();
-  for (const auto& b : deployed.module.named_buffers(true)) state[b.name] = b.value.detach().clone();
-  impl_->metadata = deployed.metadata;
-  impl_->network = std::make_unique<detail::NequipNetwork>(impl_->metadata, state);
+  if (is_native_file(path)) {
+    const NpzFile file(path);
+    const std::vector<std::int64_t> version = file.get(kFormatEntry).to_int64();
+    if (version.size() != 1 || version[0] != kFormatVersion)
+      throw InputError("native NequIP model '" + path + "' has format version " +
+                       (version.empty() ? std::string("?") : std::to_string(version[0])) + "; this build reads " +
+                       std::to_string(kFormatVersion));
+    DeployedMetadata& meta = impl_->metadata;
+    meta.path = path;
+    meta.nequip_version = array_text(file, "nequip_version");
+    meta.r_max = file.get("r_max").to_double().at(0);
+    std::stringstream names(array_text(file, "type_names"));
+    for (std::string name; names >> name;) meta.type_names.push_back(name);
+    meta.n_species = static_cast<int>(meta.type_names.size());
+    meta.model_dtype = array_text(file, "model_dtype");
+    meta.default_dtype = array_text(file, "default_dtype");
+    meta.config = array_text(file, "config");
+    if (!(meta.r_max > 0) || meta.n_species == 0)
+      throw InputError("native NequIP model '" + path + "': bad r_max or type_names");
+    for (const std::string& key : file.keys())
+      if (key.rfind("weights/", 0) == 0)
+        state[key.substr(8)] = array_tensor(file.get(key), "native NequIP model '" + path + "': '" + key + "'");
+  } else {
+    detail::DeployedModule deployed = detail::load_deployed(path, false);
+    for (const auto& p : deployed.module.named_parameters(true)) state[p.name] = p.value.detach().clone();
+    for (const auto& b : deployed.module.named_buffers(true)) state[b.name] = b.value.detach().clone();
+    impl_->metadata = deployed.metadata;
+  }
+  DeployedMetadata& meta = impl_->metadata;
+  if (!options.dtype.empty() && options.dtype != meta.model_dtype) {
+    if (options.dtype == "float64")
+      throw InputError("NequIP model '" + path + "' was deployed in float32 (model_dtype); it cannot run in float64");
+    const torch::ScalarType dtype = detail::dtype_from_name(options.dtype, path);
+    for (auto& [name, tensor] : state)
+      if (tensor.is_floating_point() && !default_dtype_weight(name)) tensor = tensor.to(dtype);
+    meta.model_dtype = options.dtype;
+  }
+  impl_->network = std::make_unique<detail::NequipNetwork>(meta, state);
+}
+
+NequipModel NequipModel::random(const std::string& config_yaml, const std::vector<std::string>& type_names,
+                                std::uint64_t seed) {
+  const ModelConfig config = ModelConfig::parse(config_yaml, "random NequIP model config");
+  NequipModel model;
+  DeployedMetadata& meta = model.impl_->metadata;
+  meta.path = "random NequIP model (seed " + std::to_string(seed) + ")";
+  meta.nequip_version = "0.6.2";
+  meta.r_max = config.get_double("r_max");
+  meta.n_species = static_cast<int>(type_names.size());
+  meta.type_names = type_names;
+  meta.model_dtype = config.get_string("model_dtype", "float64");
+  meta.default_dtype = "float64";
+  meta.config = config_yaml;
+  model.impl_->network = std::make_unique<detail::NequipNetwork>(meta, std::map<std::string, torch::Tensor>{}, seed);
+  return model;
 }
 
 NequipModel::~NequipModel() = default;
 NequipModel::NequipModel(NequipModel&&) noexcept = default;
 NequipModel& NequipModel::operator=(NequipModel&&) noexcept = default;
 
+bool NequipModel::is_native_file(const std::string& path) {
+  return first_zip_member(path) == std::string(kFormatEntry) + ".npy";
+}
+
+void NequipModel::save(const std::string& path) const {
+  const DeployedMetadata& meta = impl_->metadata;
+  std::vector<std::pair<std::string, NpyArray>> arrays;
+  NpyArray version;
+  version.descr = "<i8";
+  version.shape = {1};
+  version.bytes.resize(8);
+  std::memcpy(version.bytes.data(), &kFormatVersion, 8);
+  arrays.emplace_back(kFormatEntry, version);
+  arrays.emplace_back("nequip_version", text_array(meta.nequip_version));
+  std::string names;
+  for (const std::string& name : meta.type_names) names += (names.empty() ? "" : " ") + name;
+  arrays.emplace_back("type_names", text_array(names));
+  arrays.emplace_back("r_max", tensor_array(torch::tensor({meta.r_max}, torch::kFloat64)));
+  arrays.emplace_back("model_dtype", text_array(meta.model_dtype));
+  arrays.emplace_back("default_dtype", text_array(meta.default_dtype));
+  arrays.emplace_back("config", text_array(meta.config));
+  for (const auto& [name, tensor] : impl_->network->weights()) arrays.emplace_back("weights/" + name, tensor_array(tensor));
+  write_npz(path, arrays);
+}
+
 const DeployedMetadata& NequipModel::metadata() const { return impl_->metadata; }
 bool NequipModel::has_virial() const { return impl_->network->stress_output(); }
 const detail::NequipNetwork& NequipModel::network() const { return *impl_->network; }
 
 ModelOutput NequipModel::evaluate(const AtomicGraph& graph) {
+  ModelOutput output;
+  evaluate(graph, has_virial(), output);
+  return output;
+}
+
+void NequipModel::evaluate(const AtomicGraph& graph, bool virial, ModelOutput& output) {
   graph.validate(impl_->metadata.n_species);
   const detail::GraphTensors t = detail::graph_tensors(graph);
-  const auto result =
-      impl_->network->forward(t.pos, t.atom_types, t.edge_index, t.edge_cell_shift, t.cell, has_virial());
-  return detail::model_output(result.total_energy, result.atomic_energy, result.forces, result.virial);
+  const auto result = impl_->network->forward(t.pos, t.atom_types, t.edge_index, t.edge_cell_shift, t.cell, virial);
+  detail::model_output(result.total_energy, result.atomic_energy, result.forces, result.virial, output);
 }
 
 }  // namespace nqmd::nequip

@@ -1,9 +1,13 @@
 #pragma once
 // backend = "native": NequIP (nequip 0.6.2 default builders on e3nn 0.5.1) reimplemented on libtorch tensors,
-// built from a nequip-deploy file's config and weights (read through TorchScript, no Python). Reproduces the
-// deployed model to float64 rounding. Torch-free header.
+// built from a deployed file's config and weights (read through TorchScript, no Python), from a native model
+// file written by save() (docs/nequip.md), or with random weights from a config. Reproduces the deployed model
+// to float64 rounding. Every model can return the virial: -dE/d(strain) by autograd through a symmetric
+// displacement, as nequip's StressOutput computes it. Torch-free header.
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "potential/nequip/deployed.hpp"
 #include "potential/nequip/graph.hpp"
@@ -14,23 +18,45 @@ namespace detail {
 class NequipNetwork;
 }
 
+struct ModelOptions {
+  // "float64" or "float32", or "" for the model's own model_dtype. A float64 model may run in float32 (weights
+  // rounded, per-species scales and shifts kept in float64 as nequip-deploy --override model_dtype does); asking
+  // float64 of a float32 model is an InputError.
+  std::string dtype;
+};
+
 class NequipModel {
  public:
-  // Throws InputError naming the file (see TorchScriptModel) or naming an unsupported config setting.
-  explicit NequipModel(const std::string& deployed_path);
+  // A nequip-deploy .pth or a native model file (told apart by content). Throws InputError naming the file
+  // (see TorchScriptModel) or an unsupported config setting.
+  explicit NequipModel(const std::string& path, const ModelOptions& options = {});
+  // A model of the architecture that `config_yaml` describes (nequip's config keys: r_max, num_layers, l_max,
+  // parity, num_features, num_basis, invariant_layers, invariant_neurons, PolynomialCutoff_p, avg_num_neighbors,
+  // model_builders, nonlinearities, model_dtype ...), with random weights drawn from `seed` (see NequipNetwork).
+  static NequipModel random(const std::string& config_yaml, const std::vector<std::string>& type_names,
+                            std::uint64_t seed);
   ~NequipModel();
   NequipModel(NequipModel&&) noexcept;
   NequipModel& operator=(NequipModel&&) noexcept;
 
+  // Writes the native model file (metadata, config and every weight, bit for bit); InputError if it cannot.
+  void save(const std::string& path) const;
+  // True if `path` is a native model file written by save().
+  static bool is_native_file(const std::string& path);
+
   const DeployedMetadata& metadata() const;
-  // True for StressForceOutput models (the virial is then returned by evaluate).
+  // True for StressForceOutput models (their deployed file returns the virial).
   bool has_virial() const;
+  // Energies and forces, and the virial for StressForceOutput models.
   ModelOutput evaluate(const AtomicGraph& graph);
+  // Energies and forces, and the virial if `virial` (any model), into `output` (its vectors are reused).
+  void evaluate(const AtomicGraph& graph, bool virial, ModelOutput& output);
 
   // The network itself, for tests that compare stages (torch users only).
   const detail::NequipNetwork& network() const;
 
  private:
+  NequipModel();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

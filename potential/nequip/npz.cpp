@@ -331,4 +331,108 @@ const NpyArray& NpzFile::get(const std::string& key) const {
   return it->second;
 }
 
+namespace {
+
+void put_le(std::vector<unsigned char>& out, std::uint64_t value, int n) {
+  for (int i = 0; i < n; ++i) out.push_back(static_cast<unsigned char>((value >> (8 * i)) & 0xff));
+}
+
+}  // namespace
+
+std::vector<unsigned char> npy_bytes(const NpyArray& array) {
+  // Python's tuple syntax: (), (8,), (8, 16).
+  std::string shape = "(";
+  for (std::size_t k = 0; k < array.shape.size(); ++k) shape += (k > 0 ? ", " : "") + std::to_string(array.shape[k]);
+  shape += array.shape.size() == 1 ? ",)" : ")";
+  std::string header = "{'descr': '" + array.descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  // Magic (6) + version (2) + header length (2) + header, padded with spaces and ended by a newline to 64 bytes.
+  const std::size_t unpadded = 10 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header += '\n';
+  std::vector<unsigned char> out{0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  put_le(out, header.size(), 2);
+  out.insert(out.end(), header.begin(), header.end());
+  if (array.fortran_order) {
+    const std::vector<std::size_t> order = storage_order(array);
+    const std::size_t item = array.item_size();
+    for (std::size_t k = 0; k < order.size(); ++k)
+      out.insert(out.end(), array.bytes.begin() + static_cast<std::ptrdiff_t>(order[k] * item),
+                 array.bytes.begin() + static_cast<std::ptrdiff_t>((order[k] + 1) * item));
+  } else {
+    out.insert(out.end(), array.bytes.begin(), array.bytes.end());
+  }
+  return out;
+}
+
+void write_npz(const std::string& path, const std::vector<std::pair<std::string, NpyArray>>& arrays) {
+  std::vector<unsigned char> file, directory;
+  for (const auto& [name, array] : arrays) {
+    const std::string member = name + ".npy";
+    const std::vector<unsigned char> data = npy_bytes(array);
+    const auto crc = crc32(0L, data.data(), static_cast<uInt>(data.size()));
+    if (data.size() >= 0xffffffffULL || file.size() >= 0xffffffffULL)
+      throw InputError("'" + path + "': entry '" + name + "' is too large for a zip archive without zip64");
+    const std::uint64_t offset = file.size();
+    // Local file header: stored (method 0), DOS date 1980-01-01.
+    put_le(file, 0x04034b50, 4);
+    put_le(file, 20, 2);
+    put_le(file, 0, 2);
+    put_le(file, 0, 2);
+    put_le(file, 0, 2);
+    put_le(file, 0x21, 2);
+    put_le(file, crc, 4);
+    put_le(file, data.size(), 4);
+    put_le(file, data.size(), 4);
+    put_le(file, member.size(), 2);
+    put_le(file, 0, 2);
+    file.insert(file.end(), member.begin(), member.end());
+    file.insert(file.end(), data.begin(), data.end());
+    // Central directory entry.
+    put_le(directory, 0x02014b50, 4);
+    put_le(directory, 20, 2);
+    put_le(directory, 20, 2);
+    put_le(directory, 0, 2);
+    put_le(directory, 0, 2);
+    put_le(directory, 0, 2);
+    put_le(directory, 0x21, 2);
+    put_le(directory, crc, 4);
+    put_le(directory, data.size(), 4);
+    put_le(directory, data.size(), 4);
+    put_le(directory, member.size(), 2);
+    put_le(directory, 0, 2);
+    put_le(directory, 0, 2);
+    put_le(directory, 0, 2);
+    put_le(directory, 0, 2);
+    put_le(directory, 0, 4);
+    put_le(directory, offset, 4);
+    directory.insert(directory.end(), member.begin(), member.end());
+  }
+  const std::uint64_t directory_offset = file.size();
+  file.insert(file.end(), directory.begin(), directory.end());
+  put_le(file, 0x06054b50, 4);
+  put_le(file, 0, 2);
+  put_le(file, 0, 2);
+  put_le(file, arrays.size(), 2);
+  put_le(file, arrays.size(), 2);
+  put_le(file, directory.size(), 4);
+  put_le(file, directory_offset, 4);
+  put_le(file, 0, 2);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw InputError("cannot write '" + path + "'");
+  out.write(reinterpret_cast<const char*>(file.data()), static_cast<std::streamsize>(file.size()));
+  out.close();
+  if (!out) throw InputError("error writing '" + path + "'");
+}
+
+std::string first_zip_member(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char header[30];
+  if (!in.read(reinterpret_cast<char*>(header), sizeof header)) return "";
+  if (read_le(header, 4) != 0x04034b50) return "";
+  const auto length = static_cast<std::size_t>(read_le(header + 26, 2));
+  std::string name(length, '\0');
+  if (!in.read(name.data(), static_cast<std::streamsize>(length))) return "";
+  return name;
+}
+
 }  // namespace nqmd::nequip

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace nqmd::nequip {
@@ -34,6 +35,16 @@ NpyArray read_npy(const std::string& path);
 
 // Every member of a zip archive, by name (stored or deflate-compressed; CRC-32 checked).
 std::map<std::string, std::vector<unsigned char>> read_zip(const std::string& path);
+
+// The bytes of a .npy file (format 1.0) holding `array` (its descr, shape and bytes; C order is written).
+std::vector<unsigned char> npy_bytes(const NpyArray& array);
+
+// Writes an uncompressed .npz (a zip archive of stored "<name>.npy" entries, in the given order) that
+// numpy.load reads; throws InputError naming the path if it cannot be written.
+void write_npz(const std::string& path, const std::vector<std::pair<std::string, NpyArray>>& arrays);
+
+// Name of the first member of a zip archive, or "" if the file is not a zip archive (reads only its header).
+std::string first_zip_member(const std::string& path);
 
 class NpzFile {
  public:

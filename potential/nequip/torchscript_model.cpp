@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "engine/error.hpp"
+#include "potential/nequip/config.hpp"
 #include "potential/nequip/detail/deployed_impl.hpp"
 
 namespace nqmd::nequip {
@@ -81,16 +82,16 @@ GraphTensors graph_tensors(const AtomicGraph& graph) {
   return t;
 }
 
-ModelOutput model_output(const torch::Tensor& total_energy, const torch::Tensor& atomic_energy,
-                         const torch::Tensor& forces, const torch::Tensor& virial) {
-  ModelOutput out;
+void model_output(const torch::Tensor& total_energy, const torch::Tensor& atomic_energy, const torch::Tensor& forces,
+                  const torch::Tensor& virial, ModelOutput& out) {
   out.total_energy = total_energy.to(torch::kFloat64).reshape({-1})[0].item<double>();
   const torch::Tensor atomic = atomic_energy.to(torch::kFloat64).contiguous().reshape({-1});
   out.atomic_energies.assign(atomic.data_ptr<double>(), atomic.data_ptr<double>() + atomic.numel());
   const torch::Tensor f = forces.to(torch::kFloat64).contiguous().reshape({-1, 3});
   auto fa = f.accessor<double, 2>();
-  out.forces.reserve(static_cast<std::size_t>(f.size(0)));
-  for (std::int64_t i = 0; i < f.size(0); ++i) out.forces.emplace_back(fa[i][0], fa[i][1], fa[i][2]);
+  out.forces.resize(static_cast<std::size_t>(f.size(0)));
+  for (std::int64_t i = 0; i < f.size(0); ++i) out.forces[static_cast<std::size_t>(i)] = Vec3(fa[i][0], fa[i][1], fa[i][2]);
+  out.virial.reset();
   if (virial.defined()) {
     const torch::Tensor v = virial.to(torch::kFloat64).contiguous().reshape({3, 3});
     auto va = v.accessor<double, 2>();
@@ -99,6 +100,12 @@ ModelOutput model_output(const torch::Tensor& total_energy, const torch::Tensor&
       for (int c = 0; c < 3; ++c) m(r, c) = va[r][c];
     out.virial = m;
   }
+}
+
+ModelOutput model_output(const torch::Tensor& total_energy, const torch::Tensor& atomic_energy,
+                         const torch::Tensor& forces, const torch::Tensor& virial) {
+  ModelOutput out;
+  model_output(total_energy, atomic_energy, forces, virial, out);
   return out;
 }
 
@@ -169,6 +176,22 @@ TorchScriptModel& TorchScriptModel::operator=(TorchScriptModel&&) noexcept = def
 const DeployedMetadata& TorchScriptModel::metadata() const { return impl_->deployed.metadata; }
 
 ModelOutput TorchScriptModel::evaluate(const AtomicGraph& graph) {
+  ModelOutput output;
+  evaluate(graph, output);
+  return output;
+}
+
+bool TorchScriptModel::has_virial() const {
+  const DeployedMetadata& meta = impl_->deployed.metadata;
+  if (meta.config.empty()) return false;
+  const ModelConfig config = ModelConfig::parse(meta.config, "config of '" + meta.path + "'");
+  if (!config.contains("model_builders")) return false;
+  for (const std::string& builder : config.get_list("model_builders"))
+    if (builder == "StressForceOutput" || builder == "StressOutput") return true;
+  return false;
+}
+
+void TorchScriptModel::evaluate(const AtomicGraph& graph, ModelOutput& output) {
   graph.validate(impl_->deployed.metadata.n_species);
   const detail::GraphTensors t = detail::graph_tensors(graph);
   c10::Dict<std::string, torch::Tensor> input;
@@ -186,9 +209,9 @@ ModelOutput TorchScriptModel::evaluate(const AtomicGraph& graph) {
                        "' failed: " + detail::first_line(err.what_without_backtrace()));
     }
   }();
-  return detail::model_output(result.at("total_energy").toTensor(), result.at("atomic_energy").toTensor(),
-                              result.at("forces").toTensor(),
-                              result.contains("virial") ? result.at("virial").toTensor() : torch::Tensor());
+  detail::model_output(result.at("total_energy").toTensor(), result.at("atomic_energy").toTensor(),
+                       result.at("forces").toTensor(),
+                       result.contains("virial") ? result.at("virial").toTensor() : torch::Tensor(), output);
 }
 
 }  // namespace nqmd::nequip

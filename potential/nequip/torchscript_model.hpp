@@ -21,6 +21,10 @@ class TorchScriptModel {
   // Energies, forces and (StressForceOutput models) the virial of one graph. Inputs are passed in the model's
   // dtype; outputs are read as double.
   ModelOutput evaluate(const AtomicGraph& graph);
+  // The same into `output`, reusing its vectors' storage.
+  void evaluate(const AtomicGraph& graph, ModelOutput& output);
+  // True if the model returns the virial (StressForceOutput).
+  bool has_virial() const;
 
  private:
   struct Impl;

@@ -33,5 +33,8 @@ GraphTensors graph_tensors(const AtomicGraph& graph);
 // if defined, virial [1,3,3].
 ModelOutput model_output(const torch::Tensor& total_energy, const torch::Tensor& atomic_energy,
                          const torch::Tensor& forces, const torch::Tensor& virial);
+// The same into `out`, reusing its vectors' storage; out.virial is reset when `virial` is undefined.
+void model_output(const torch::Tensor& total_energy, const torch::Tensor& atomic_energy, const torch::Tensor& forces,
+                  const torch::Tensor& virial, ModelOutput& out);
 
 }  // namespace nqmd::nequip::detail

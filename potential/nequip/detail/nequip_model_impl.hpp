@@ -3,7 +3,9 @@
 // deployed model's config and weights. Includes torch.
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,8 @@ class EquivariantLinear {
  public:
   EquivariantLinear() = default;
   EquivariantLinear(Irreps in, Irreps out, torch::Tensor weight, const std::string& name);
+  // Number of weights of the map in -> out (sum over the paths of mul_in * mul_out).
+  static std::int64_t weight_numel(const Irreps& in, const Irreps& out);
   torch::Tensor operator()(const torch::Tensor& x) const;  // [n, in.dim()] -> [n, out.dim()]
   const Irreps& irreps_out() const { return out_; }
 
@@ -104,8 +108,12 @@ struct ConvNetLayer {
 
 class NequipNetwork {
  public:
-  // Reads the unfrozen module's named parameters and buffers and its config (extra file "config").
-  NequipNetwork(const DeployedMetadata& metadata, const std::map<std::string, torch::Tensor>& state);
+  // Builds the network described by `metadata.config` with the weights in `state` (named as the unfrozen
+  // deployed module's parameters and buffers). With `random_seed`, weights absent from `state` are drawn
+  // instead (N(0,1) as e3nn initialises them; Bessel frequencies n pi; per-species scales in [0.5, 1.5] and
+  // shifts N(0, 0.1); global scale 1), deterministically from the seed; without it they are InputErrors.
+  NequipNetwork(const DeployedMetadata& metadata, const std::map<std::string, torch::Tensor>& state,
+                std::optional<std::uint64_t> random_seed = std::nullopt);
 
   struct Result {
     torch::Tensor total_energy;   // [1, 1]
@@ -122,6 +130,9 @@ class NequipNetwork {
   bool stress_output() const { return stress_output_; }
   const std::vector<ConvNetLayer>& layers() const { return layers_; }
   torch::ScalarType dtype() const { return dtype_; }
+  double r_max() const { return r_max_; }
+  // Every weight the network uses, as given (or drawn), by parameter name: what a native model file stores.
+  const std::map<std::string, torch::Tensor>& weights() const { return weights_; }
 
  private:
   torch::Tensor energy_graph(const torch::Tensor& pos, const torch::Tensor& atom_types,
@@ -144,6 +155,7 @@ class NequipNetwork {
   bool has_global_scale_ = false;
   double global_shift_ = 0.0;  // RescaleOutput's shift of total_energy (absent by default)
   bool has_global_shift_ = false;
+  std::map<std::string, torch::Tensor> weights_;
 };
 
 }  // namespace nqmd::nequip::detail

@@ -1,0 +1,158 @@
+// [arrhenius]: tracer diffusion coefficients of one species from runs at several temperatures, the Arrhenius fit
+// ln D = ln D0 - Ea / (k_B T) with errors, and D extrapolated to another temperature.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "analysis/analysis.hpp"
+#include "analysis/msd.hpp"
+#include "analysis/msd_options.hpp"
+#include "engine/units.hpp"
+
+namespace nqmd::analysis {
+namespace {
+
+SectionSchema arrhenius_schema() {
+  SectionSchema schema{
+      "arrhenius",
+      "Activation energy from the tracer D of one species in runs at several temperatures: ln D = ln D0 - "
+      "Ea / (k_B T), weighted by the error bars of D. The runs are read with [trajectory]'s frame_interval, "
+      "first_frame, last_frame and stride (without [trajectory]: every frame, times from the files). Writes "
+      "arrhenius.csv and a figure of ln D against 1000/T.",
+      {KeySpec("runs", KeyType::string_array, "trajectory files, one per temperature (relative to this file)").require(),
+       KeySpec("temperatures", KeyType::real_array, "temperature of each run (K)").require(),
+       KeySpec("species", KeyType::string, "the diffusing species").require(),
+       KeySpec("extrapolate_to", KeyType::real, "also give D at this temperature (K), with its error").greater_than(0.0)}};
+  for (const KeySpec& key : diffusion_fit_keys()) schema.keys.push_back(key);
+  return schema;
+}
+
+class ArrheniusAnalysis final : public Analysis {
+ public:
+  explicit ArrheniusAnalysis(const ConfigSection& section)
+      : Analysis(section),
+        runs_(section.string_array("runs")),
+        temperatures_(section.real_array("temperatures")),
+        species_(section.string("species")),
+        options_(read_diffusion_options(section)) {
+    if (runs_.size() < 2) section.fail("runs", fmt::format("needs at least 2 runs (got {})", runs_.size()));
+    if (temperatures_.size() != runs_.size())
+      section.fail("temperatures", fmt::format("has {} values but runs has {} files: give one temperature per run",
+                                               temperatures_.size(), runs_.size()));
+    for (const double t : temperatures_)
+      if (!(t > 0.0)) section.fail("temperatures", fmt::format("must be > 0 K (got {})", t));
+    if (section.has("extrapolate_to")) extrapolate_to_ = section.real("extrapolate_to");
+  }
+
+  bool needs_trajectory() const override { return false; }
+
+  void run(const AnalysisInput& input, AnalysisReport& report) override {
+    std::vector<ArrheniusPoint> points;
+    std::vector<std::vector<double>> columns(7);
+    for (std::size_t k = 0; k < runs_.size(); ++k) {
+      std::filesystem::path path(runs_[k]);
+      if (path.is_relative() && !input.directory.empty()) path = std::filesystem::path(input.directory) / path;
+      const Trajectory trajectory = about("runs", [&] { return read_trajectory(path.lexically_normal().string(), input.read_options); });
+      checked_species(section(), "species", {species_}, trajectory);
+      const DiffusionResult result = about("runs", [&] {
+        try {
+          const MeanSquaredDisplacement msd(trajectory, options_.msd);
+          return msd.tracer_diffusion(species_, options_.fit);
+        } catch (const InputError& error) {
+          throw InputError(fmt::format("{}: {}", trajectory.source, error.what()));
+        }
+      });
+      for (const std::string& warning : result.warnings)
+        report.warn(name(), fmt::format("{} K ({}): {}", temperatures_[k], runs_[k], warning));
+      const double d = result.d_a2_per_ps.value, error = result.d_a2_per_ps.error;
+      points.push_back({temperatures_[k], d, error});
+      report.summary(fmt::format("[arrhenius] {} K ({}): D* = {} A^2/ps = {} cm^2/s", temperatures_[k],
+                                 std::filesystem::path(runs_[k]).filename().string(), format_estimate(d, error),
+                                 format_estimate(result.d_cm2_per_s.value, result.d_cm2_per_s.error)));
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      const std::vector<double> row{temperatures_[k],
+                                    1000.0 / temperatures_[k],
+                                    d,
+                                    error,
+                                    d > 0.0 ? std::log(d) : nan,
+                                    d > 0.0 ? error / d : nan,
+                                    result.log_log_slope};
+      for (std::size_t c = 0; c < row.size(); ++c) columns[c].push_back(row[c]);
+    }
+    report.write_csv("arrhenius.csv",
+                     {"temperature_K", "1000_over_T_per_K", "D_A2_per_ps", "D_err_A2_per_ps", "ln_D_A2_per_ps",
+                      "ln_D_err", "log_log_slope"},
+                     columns);
+    const ArrheniusFit fit = about("temperatures", [&] { return fit_arrhenius(points); });
+    for (const std::string& warning : fit.warnings) report.warn(name(), warning);
+    report.summary(fmt::format(
+        "[arrhenius] {}: Ea = {} eV, D0 = {:.4g} A^2/ps = {:.4g} cm^2/s (ln D0 = {}), chi^2 = {:.3g} for {} degrees "
+        "of freedom",
+        species_, format_estimate(fit.activation_energy_ev.value, fit.activation_energy_ev.error), fit.prefactor,
+        fit.prefactor * 1e-4, format_estimate(fit.ln_prefactor.value, fit.ln_prefactor.error), fit.chi_squared,
+        fit.degrees_of_freedom));
+    std::optional<Estimate> extrapolated;
+    if (extrapolate_to_) {
+      extrapolated = fit.extrapolate(*extrapolate_to_);
+      report.summary(fmt::format("[arrhenius] {}: D*({} K) = {} A^2/ps = {} cm^2/s (extrapolated)", species_,
+                                 *extrapolate_to_, format_estimate(extrapolated->value, extrapolated->error),
+                                 format_estimate(extrapolated->value * 1e-4, extrapolated->error * 1e-4)));
+      report.write_csv("arrhenius_extrapolated.csv",
+                       {"temperature_K", "1000_over_T_per_K", "D_A2_per_ps", "D_err_A2_per_ps", "ln_D_A2_per_ps",
+                        "ln_D_err"},
+                       {{*extrapolate_to_},
+                        {1000.0 / *extrapolate_to_},
+                        {extrapolated->value},
+                        {extrapolated->error},
+                        {std::log(extrapolated->value)},
+                        {extrapolated->error / extrapolated->value}});
+    }
+
+    double x_low = *std::min_element(columns[1].begin(), columns[1].end());
+    double x_high = *std::max_element(columns[1].begin(), columns[1].end());
+    if (extrapolated) {
+      x_low = std::min(x_low, 1000.0 / *extrapolate_to_);
+      x_high = std::max(x_high, 1000.0 / *extrapolate_to_);
+    }
+    const double margin = 0.08 * (x_high - x_low);
+    Plot plot;
+    plot.name = "arrhenius";
+    plot.title = fmt::format("Arrhenius plot of the {} tracer diffusion coefficient", species_);
+    plot.x_label = "1000/T (1/K)";
+    plot.y_label = "ln(D / (Å^2/ps))";
+    // ln D = ln D0 - Ea / (k_B T) with x = 1000 / T.
+    plot.settings = {fmt::format("set xrange [{}:{}]", x_low - margin, x_high + margin),
+                     fmt::format("f(x) = {} - {} * x / (1000 * {})", fit.ln_prefactor.value,
+                                 fit.activation_energy_ev.value, units::boltzmann_ev_per_k),
+                     "set key top right"};
+    std::string ea_text = format_estimate(fit.activation_energy_ev.value, fit.activation_energy_ev.error);
+    if (const std::size_t at = ea_text.find(" +- "); at != std::string::npos) ea_text.replace(at, 4, " ± ");
+    plot.curves.push_back(fmt::format("f(x) with lines lw 2 lc rgb '#1f77b4' title {}",
+                                      gnuplot_file(fmt::format("fit: E_a = {} eV", ea_text))));
+    plot.curves.push_back(
+        "'arrhenius.csv' skip 1 using 2:5:6 with yerrorbars pt 7 ps 1.3 lw 1.5 lc rgb '#d62728' title 'MD'");
+    if (extrapolated)
+      plot.curves.push_back(fmt::format(
+          "'arrhenius_extrapolated.csv' skip 1 using 2:5:6 with yerrorbars pt 6 ps 1.6 lw 1.5 lc rgb '#2ca02c' title {}",
+          gnuplot_text(fmt::format("extrapolated to {} K", *extrapolate_to_))));
+    report.plot(plot);
+  }
+
+ private:
+  std::vector<std::string> runs_;
+  std::vector<double> temperatures_;
+  std::string species_;
+  DiffusionAnalysisOptions options_;
+  std::optional<double> extrapolate_to_;
+};
+
+const bool registered = AnalysisRegistry::instance().add(
+    {"arrhenius", arrhenius_schema(),
+     [](const ConfigSection& section) { return std::make_unique<ArrheniusAnalysis>(section); }});
+
+}  // namespace
+}  // namespace nqmd::analysis

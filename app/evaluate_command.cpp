@@ -1,0 +1,129 @@
+#include "app/evaluate_command.hpp"
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "engine/error.hpp"
+#include "engine/extxyz.hpp"
+#include "engine/log.hpp"
+#include "engine/neighbor_list.hpp"
+#ifdef NQMD_HAVE_NEQUIP
+#include "potential/nequip/nequip_potential.hpp"
+#endif
+
+namespace nqmd {
+namespace {
+
+// Sums for the mean absolute and root-mean-square error of a set of differences.
+struct ErrorSums {
+  double absolute = 0.0;
+  double squared = 0.0;
+  std::size_t count = 0;
+  void add(double difference) {
+    absolute += std::abs(difference);
+    squared += difference * difference;
+    ++count;
+  }
+  double mae() const { return count ? absolute / count : 0.0; }
+  double rmse() const { return count ? std::sqrt(squared / count) : 0.0; }
+};
+
+void print_row(const std::string& name, const ErrorSums& sums, double to_unit, const std::string& unit,
+               const std::string& counted) {
+  fmt::print("{:<16} {:>16.9e} {:>16.9e}  {:<9} {} {}\n", name, sums.mae() * to_unit, sums.rmse() * to_unit, unit,
+             sums.count, counted);
+}
+
+}  // namespace
+
+void evaluate_frames(const EvaluateRequest& request) {
+#ifndef NQMD_HAVE_NEQUIP
+  (void)request;
+  throw InputError("evaluate: this nequip-md was built without NequIP (libtorch)");
+#else
+  nequip::PotentialOptions options;
+  options.model = request.model;
+  options.backend = request.backend;
+  options.dtype = request.dtype;
+  options.threads = request.threads;
+  options.model_where = "--model";
+  options.species_map_where = "--species-map";
+  if (!request.species_map.empty()) {
+    std::vector<std::string> entries;
+    std::stringstream list(request.species_map);
+    for (std::string entry; std::getline(list, entry, ',');) entries.push_back(entry);
+    options.species_map = nequip::parse_species_map(entries, "--species-map");
+  }
+  nequip::NequipPotential potential(options);
+
+  ExtxyzReader reader(request.data);
+  std::unique_ptr<ExtxyzWriter> writer;
+  if (!request.output.empty()) writer = std::make_unique<ExtxyzWriter>(request.output);
+  NeighborList neighbors(potential.cutoff(), 0.0, NeighborListKind::full);
+  ForceResult result;
+  ErrorSums energy_errors, force_errors, stress_errors;
+  std::map<std::string, ErrorSums> species_force_errors;
+  std::size_t frames = 0, atoms = 0;
+  while (std::optional<Frame> frame = reader.next()) {
+    const System& system = frame->system;
+    potential.check_system(system);
+    neighbors.build(system);
+    potential.compute(system, neighbors, result);
+    ++frames;
+    atoms += system.size();
+    const bool has_stress = system.cell.any_periodic() && system.cell.volume() > 0;
+    const Mat3 stress = has_stress ? Mat3(-result.virial / system.cell.volume()) : Mat3::Zero();
+
+    if (frame->energy && system.size() > 0) energy_errors.add((result.energy - *frame->energy) / system.size());
+    if (frame->forces && frame->forces->size() == system.size()) {
+      for (std::size_t i = 0; i < system.size(); ++i)
+        for (int d = 0; d < 3; ++d) {
+          const double difference = result.forces[i][d] - (*frame->forces)[i][d];
+          force_errors.add(difference);
+          species_force_errors[system.symbol(i)].add(difference);
+        }
+    }
+    if (frame->stress && has_stress)
+      for (int a = 0; a < 3; ++a)
+        for (int b = 0; b < 3; ++b) stress_errors.add(stress(a, b) - (*frame->stress)(a, b));
+
+    if (writer) {
+      frame->energy = result.energy;
+      frame->forces = result.forces;
+      frame->energies = result.atom_energies;
+      frame->virial = result.virial;
+      if (has_stress) {
+        frame->stress = stress;
+      } else {
+        frame->stress.reset();
+      }
+      writer->write(*frame);
+    }
+  }
+  if (writer) writer->flush();
+
+  fmt::print("evaluated {} frames ({} atoms) with NequIP model '{}' (backend {}, {})\n", frames, atoms, request.model,
+             potential.backend(), potential.dtype());
+  if (writer) fmt::print("results written to {}\n", request.output);
+  if (energy_errors.count == 0 && force_errors.count == 0 && stress_errors.count == 0) {
+    fmt::print("no labels (energy, forces, stress) in {}: nothing to score\n", request.data);
+    return;
+  }
+  fmt::print("{:<16} {:>16} {:>16}  {:<9} {}\n", "quantity", "MAE", "RMSE", "unit", "count");
+  if (energy_errors.count) print_row("energy", energy_errors, 1e3, "meV/atom", "frames");
+  if (force_errors.count) {
+    print_row("forces", force_errors, 1e3, "meV/A", "components");
+    for (const auto& [symbol, sums] : species_force_errors)
+      print_row("forces[" + symbol + "]", sums, 1e3, "meV/A", "components");
+  }
+  if (stress_errors.count) print_row("stress", stress_errors, 1e3, "meV/A^3", "components");
+#endif
+}
+
+}  // namespace nqmd

@@ -1,0 +1,26 @@
+#pragma once
+// `nequip-md evaluate --model M --data frames.extxyz [--output out.extxyz] [--backend native|torchscript]
+// [--dtype float32|float64] [--species-map Cu=Cu,Au=Au] [--threads N]`: a NequIP model on every frame of an
+// extxyz file. Writes the frames with the results as ASE writes calculator results (info `energy`, `stress` =
+// -virial/V for frames with a periodic axis and a cell (eV/A^3), `virial` (eV); columns `forces`, `energies`), so
+// ase.io.read returns them as the frame's calculator results. Frames that carry labels (energy, forces,
+// stress) are scored: energy MAE/RMSE per atom (meV/atom), force components MAE/RMSE (meV/A) overall and per
+// species, stress components MAE/RMSE (meV/A^3), printed as a table on stdout.
+#include <string>
+
+namespace nqmd {
+
+struct EvaluateRequest {
+  std::string model;
+  std::string data;
+  std::string output;            // "" for none
+  std::string backend = "native";
+  std::string dtype;             // "" for the model's own
+  std::string species_map;       // "Cu=Cu,Au=Au", "" for matching by name
+  int threads = 0;
+};
+
+// Throws InputError on bad input (missing file, species the model lacks, ...).
+void evaluate_frames(const EvaluateRequest& request);
+
+}  // namespace nqmd

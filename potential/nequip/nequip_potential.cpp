@@ -1,0 +1,252 @@
+#include "potential/nequip/nequip_potential.hpp"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "engine/error.hpp"
+#include "potential/nequip/nequip_model.hpp"
+#include "potential/nequip/torchscript_model.hpp"
+
+namespace nqmd::nequip {
+namespace {
+
+std::string trim(const std::string& text) {
+  const std::size_t begin = text.find_first_not_of(" \t");
+  if (begin == std::string::npos) return "";
+  return text.substr(begin, text.find_last_not_of(" \t") + 1 - begin);
+}
+
+// OMP_NUM_THREADS as a positive count, if set to one.
+std::optional<int> omp_num_threads() {
+  const char* text = std::getenv("OMP_NUM_THREADS");
+  if (text == nullptr) return std::nullopt;
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (end == text || value <= 0) return std::nullopt;
+  return static_cast<int>(value);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> parse_species_map(const std::vector<std::string>& entries,
+                                                                   const std::string& where) {
+  std::vector<std::pair<std::string, std::string>> map;
+  for (const std::string& raw : entries) {
+    const std::size_t equals = raw.find('=');
+    const std::string symbol = equals == std::string::npos ? "" : trim(raw.substr(0, equals));
+    const std::string type = equals == std::string::npos ? "" : trim(raw.substr(equals + 1));
+    if (symbol.empty() || type.empty() || type.find('=') != std::string::npos)
+      throw InputError(fmt::format("{}: entry \"{}\" must be written \"Symbol=type\", e.g. \"Cu=Cu\"", where, raw));
+    for (const auto& [seen, unused] : map)
+      if (seen == symbol) throw InputError(fmt::format("{}: species '{}' is mapped twice", where, symbol));
+    map.emplace_back(symbol, type);
+  }
+  return map;
+}
+
+struct NequipPotential::Impl {
+  PotentialOptions options;
+  std::optional<NequipModel> native;
+  std::optional<TorchScriptModel> script;
+  // torchscript backend with a model without a virial output: the native port of the same file, for the virial.
+  std::optional<NequipModel> virial_model;
+  DeployedMetadata metadata;
+  std::string dtype;
+  double r_max = 0.0;
+  // The system's species as model types, refreshed when the system's species list changes.
+  std::vector<std::string> mapped_symbols;
+  std::vector<std::int64_t> type_of_species;
+  // Buffers reused between calls.
+  AtomicGraph graph;
+  ModelOutput output, virial_output;
+
+  std::vector<std::int64_t> types_for(const std::vector<std::string>& symbols) const {
+    std::vector<std::int64_t> types;
+    std::vector<std::string> missing;
+    for (const std::string& symbol : symbols) {
+      std::string type = symbol;
+      for (const auto& [from, to] : options.species_map)
+        if (from == symbol) type = to;
+      const auto found = std::find(metadata.type_names.begin(), metadata.type_names.end(), type);
+      if (found == metadata.type_names.end()) missing.push_back(symbol);
+      types.push_back(found - metadata.type_names.begin());
+    }
+    if (!missing.empty())
+      throw InputError(fmt::format("{}: the system holds species {} that NequIP model '{}' does not describe "
+                                   "(its types: {}; map symbols to types with species_map)",
+                                   options.model_where, fmt::join(missing, ", "), options.model,
+                                   fmt::join(metadata.type_names, ", ")));
+    return types;
+  }
+};
+
+NequipPotential::NequipPotential(const PotentialOptions& options) : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.options = options;
+  const std::string& path = options.model;
+  auto fail = [&](const std::string& message) -> void {
+    throw InputError(fmt::format("{}: {}", options.model_where, message));
+  };
+  if (options.backend != "native" && options.backend != "torchscript")
+    fail(fmt::format("backend '{}' is not one of native, torchscript", options.backend));
+  if (!options.dtype.empty() && options.dtype != "float64" && options.dtype != "float32")
+    fail(fmt::format("dtype '{}' is not one of float64, float32", options.dtype));
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) fail(fmt::format("NequIP model file '{}' does not exist", path));
+
+  if (options.threads > 0) {
+    torch::set_num_threads(options.threads);
+  } else if (const std::optional<int> threads = omp_num_threads()) {
+    torch::set_num_threads(*threads);
+  }
+
+  try {
+    if (options.backend == "native") {
+      ModelOptions model_options;
+      model_options.dtype = options.dtype;
+      m.native.emplace(path, model_options);
+      m.metadata = m.native->metadata();
+    } else {
+      if (NequipModel::is_native_file(path))
+        fail(fmt::format("'{}' is a native model file; backend = \"torchscript\" needs a nequip-deploy .pth "
+                         "(use backend = \"native\")",
+                         path));
+      m.script.emplace(path);
+      m.metadata = m.script->metadata();
+      const std::string& own = m.metadata.model_dtype;
+      if (!options.dtype.empty() && options.dtype != own) {
+        if (options.dtype == "float64")
+          fail(fmt::format("NequIP model '{}' was deployed in float32 (model_dtype); it cannot run in float64", path));
+        fail(fmt::format("backend \"torchscript\" runs NequIP model '{}' in its deployed model_dtype ({}); "
+                         "use backend = \"native\" for {}",
+                         path, own, options.dtype));
+      }
+      if (!m.script->has_virial()) m.virial_model.emplace(path);
+    }
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    if (message.rfind(options.model_where, 0) == 0) throw;
+    fail(message);
+  }
+  m.dtype = m.metadata.model_dtype;
+  m.r_max = m.metadata.r_max;
+  for (const auto& [symbol, type] : options.species_map)
+    if (std::find(m.metadata.type_names.begin(), m.metadata.type_names.end(), type) == m.metadata.type_names.end())
+      throw InputError(fmt::format("{}: \"{}={}\" names type '{}', which NequIP model '{}' lacks (its types: {})",
+                                   options.species_map_where, symbol, type, type, path,
+                                   fmt::join(m.metadata.type_names, ", ")));
+}
+
+NequipPotential::~NequipPotential() = default;
+
+double NequipPotential::cutoff() const { return impl_->r_max; }
+const std::vector<std::string>& NequipPotential::type_names() const { return impl_->metadata.type_names; }
+const std::string& NequipPotential::backend() const { return impl_->options.backend; }
+const std::string& NequipPotential::dtype() const { return impl_->dtype; }
+std::size_t NequipPotential::last_num_edges() const { return impl_->graph.num_edges(); }
+
+void NequipPotential::check_system(const System& system) const { impl_->types_for(system.species_symbols); }
+
+void NequipPotential::compute(const System& system, const NeighborList& neighbors, ForceResult& result) {
+  Impl& m = *impl_;
+  if (neighbors.kind() != NeighborListKind::full || neighbors.cutoff() < m.r_max)
+    throw std::logic_error(fmt::format("nequip potential needs a full neighbour list of radius >= {} A", m.r_max));
+  if (system.species_symbols != m.mapped_symbols) {
+    m.type_of_species = m.types_for(system.species_symbols);
+    m.mapped_symbols = system.species_symbols;
+  }
+  AtomicGraph& graph = m.graph;
+  const std::size_t n = system.size();
+  graph.positions.assign(system.positions.begin(), system.positions.end());
+  graph.atom_types.resize(n);
+  for (std::size_t i = 0; i < n; ++i) graph.atom_types[i] = m.type_of_species[static_cast<std::size_t>(system.species[i])];
+  graph.cell = system.cell.any_periodic() ? system.cell.lattice() : Mat3::Zero();
+
+  graph.edge_centers.clear();
+  graph.edge_neighbors.clear();
+  graph.edge_cell_shifts.clear();
+  const Mat3 lattice_columns = system.cell.lattice().transpose();
+  const std::vector<int>& centers = neighbors.centers();
+  const std::vector<int>& others = neighbors.neighbors();
+  const std::vector<Vec3i>& shifts = neighbors.shifts();
+  const double r_max_squared = m.r_max * m.r_max;
+  for (std::size_t e = 0; e < neighbors.num_edges(); ++e) {
+    const Vec3 shift = shifts[e].cast<double>();
+    const Vec3 r = system.positions[others[e]] - system.positions[centers[e]] + lattice_columns * shift;
+    if (r.squaredNorm() >= r_max_squared) continue;
+    graph.edge_centers.push_back(centers[e]);
+    graph.edge_neighbors.push_back(others[e]);
+    graph.edge_cell_shifts.push_back(shift);
+  }
+
+  if (m.native) {
+    m.native->evaluate(graph, true, m.output);
+  } else {
+    m.script->evaluate(graph, m.output);
+    if (m.virial_model) {
+      m.virial_model->evaluate(graph, true, m.virial_output);
+      m.output.virial = m.virial_output.virial;
+    }
+  }
+  result.energy = m.output.total_energy;
+  result.atom_energies.assign(m.output.atomic_energies.begin(), m.output.atomic_energies.end());
+  result.forces.assign(m.output.forces.begin(), m.output.forces.end());
+  result.virial = m.output.virial ? *m.output.virial : Mat3::Zero();
+}
+
+SectionSchema NequipPotential::schema() {
+  SectionSchema schema{"potential",
+                       "NequIP equivariant interatomic potential (nequip 0.6.2 models), native C++ port or "
+                       "TorchScript; docs/nequip.md.",
+                       {}};
+  schema.keys.push_back(KeySpec("model", KeyType::string,
+                                "nequip-deploy .pth or native model file (relative to this input file)")
+                            .require());
+  schema.keys.push_back(KeySpec("backend", KeyType::string,
+                                "native (C++ port, virial for every model) or torchscript (the deployed module)")
+                            .one_of({"native", "torchscript"})
+                            .defaults_to("native"));
+  schema.keys.push_back(KeySpec("dtype", KeyType::string,
+                                "float64 or float32; default the model's model_dtype (float32 models cannot run in "
+                                "float64)")
+                            .one_of({"float64", "float32"}));
+  schema.keys.push_back(KeySpec("species_map", KeyType::string_array,
+                                "chemical symbol to model type name, e.g. [\"Cu=Cu\", \"Au=Au\"]; unlisted symbols "
+                                "match the type of the same name"));
+  schema.keys.push_back(KeySpec("threads", KeyType::integer,
+                                "torch intra-op threads; 0: OMP_NUM_THREADS if set, else torch's default")
+                            .at_least(0)
+                            .defaults_to(std::int64_t{0}));
+  return schema;
+}
+
+namespace {
+
+std::unique_ptr<Potential> create(const ConfigSection& section, const System& system) {
+  PotentialOptions options;
+  options.model = section.path("model");
+  options.backend = section.string("backend");
+  if (section.has("dtype")) options.dtype = section.string("dtype");
+  if (section.has("species_map"))
+    options.species_map = parse_species_map(section.string_array("species_map"), section.where("species_map"));
+  options.threads = static_cast<int>(section.integer("threads"));
+  options.model_where = section.where("model");
+  options.species_map_where = section.where("species_map");
+  auto potential = std::make_unique<NequipPotential>(options);
+  potential->check_system(system);
+  return potential;
+}
+
+const bool registered = PotentialRegistry::instance().add({"nequip", NequipPotential::schema(), create});
+
+}  // namespace
+
+}  // namespace nqmd::nequip

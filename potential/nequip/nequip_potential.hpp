@@ -1,0 +1,64 @@
+#pragma once
+// [potential] kind = "nequip": a NequIP model (nequip-deploy .pth or native model file) as a Potential.
+// Torch-free header.
+//
+// Each call builds the model's graph from the engine's full neighbour list (which includes the skin), keeping
+// the edges with |r_ij| < r_max (strict, as nequip and pair_nequip), with a zero cell when no axis is periodic
+// and the lattice otherwise, and returns the energy, per-atom energies, forces and the virial (-dE/d(strain)).
+// The virial: backend "native" computes it for every model (strain derivative by autograd, as nequip's
+// StressOutput); backend "torchscript" reads it from StressForceOutput models and, for models without it,
+// evaluates the native port of the same file once more per call for the virial (so pressure is always right;
+// docs/nequip.md).
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "potential/potential.hpp"
+
+namespace nqmd::nequip {
+
+struct PotentialOptions {
+  std::string model;                 // path of a nequip-deploy .pth or a native model file
+  std::string backend = "native";    // "native" or "torchscript"
+  std::string dtype;                 // "float64", "float32" or "" (the model's own model_dtype)
+  // chemical symbol -> model type name; symbols not listed are matched to a type of the same name.
+  std::vector<std::pair<std::string, std::string>> species_map;
+  int threads = 0;                   // torch intra-op threads; 0: OMP_NUM_THREADS if set, else torch's default
+  // Prefixes of error messages about the model and the species map (e.g. "input.toml:7: [potential] model").
+  std::string model_where = "model";
+  std::string species_map_where = "species_map";
+};
+
+// Parses "Cu=Cu,Au=Au" (or the entries of a list, one "Symbol=type" each); InputError prefixed by `where`.
+std::vector<std::pair<std::string, std::string>> parse_species_map(const std::vector<std::string>& entries,
+                                                                   const std::string& where);
+
+class NequipPotential final : public Potential {
+ public:
+  // Loads the model; InputError (one line, prefixed by the options' `where`s) for a missing or unreadable file,
+  // a dtype the model cannot run in, or a species map naming a type the model lacks.
+  explicit NequipPotential(const PotentialOptions& options);
+  ~NequipPotential() override;
+
+  double cutoff() const override;  // the model's r_max
+  NeighborListKind neighbor_list_kind() const override { return NeighborListKind::full; }
+  void check_system(const System& system) const override;
+  void compute(const System& system, const NeighborList& neighbors, ForceResult& result) override;
+
+  const std::vector<std::string>& type_names() const;
+  const std::string& backend() const;
+  const std::string& dtype() const;  // the dtype the model runs in
+  // Edges of the graph passed to the model by the last compute() (after the r_max filter).
+  std::size_t last_num_edges() const;
+
+  // [potential] keys of kind = "nequip".
+  static SectionSchema schema();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nqmd::nequip

@@ -1,0 +1,503 @@
+// Faults a long run meets: SIGKILL at a random moment, a full disk, an output directory it cannot write, and
+// bad input files. Each must leave the data already written readable (trajectory up to its last flush, the last
+// complete checkpoint) or stop at once with a one-line error and exit code 1.
+//
+// The kill loop runs NQMD_FAULT_KILLS iterations (default 20); NQMD_FAULT_SEED repeats a given sequence of kill
+// times (the seed used is printed on failure).
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "cli_runner.hpp"
+#include "engine/checkpoint.hpp"
+#include "engine/error.hpp"
+#include "engine/extxyz.hpp"
+#include "engine/trajectory.hpp"
+
+namespace {
+
+using nqmd::test::CliSandbox;
+using nqmd::test::CommandResult;
+
+// 256 argon atoms under a Langevin thermostat (random numbers in the checkpoint), long enough never to finish.
+std::string argon_input(std::uint64_t steps, const std::string& output, const std::string& run_extra = "") {
+  return R"([structure]
+lattice = "fcc"
+lattice_constant = 5.6
+repeat = [4, 4, 4]
+species = ["Ar"]
+
+[velocities]
+kind = "maxwell_boltzmann"
+temperature = 100.0
+seed = 3
+
+[potential]
+kind = "lj"
+species = ["Ar"]
+epsilon = [0.01032]
+sigma = [3.405]
+cutoff = 8.0
+
+[integrator]
+kind = "nvt_langevin"
+timestep = 5.0
+temperature = 100.0
+friction = 0.01
+seed = 9
+
+)" + output + "\n[run]\nsteps = " +
+         std::to_string(steps) + "\nthermo_every = 10\n" + run_extra;
+}
+
+// Starts `nequip-md ARGS...` in the sandbox (stdout.txt, stderr.txt there). With a file-size limit, SIGXFSZ is
+// ignored so that writes past it fail with EFBIG, as on a full disk.
+pid_t start(const CliSandbox& sandbox, const std::vector<std::string>& arguments,
+            std::optional<rlim_t> file_size_limit = std::nullopt) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(NQMD_EXECUTABLE));
+  for (const std::string& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
+  argv.push_back(nullptr);
+  std::fflush(stdout);  // or the child would write the parent's buffered output once more
+  std::fflush(stderr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(sandbox.directory().c_str()) != 0) _exit(127);
+    if (!std::freopen("stdout.txt", "w", stdout) || !std::freopen("stderr.txt", "w", stderr)) _exit(127);
+    if (file_size_limit) {
+      const rlimit limit{*file_size_limit, *file_size_limit};
+      if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(127);
+      signal(SIGXFSZ, SIG_IGN);
+    }
+    execv(NQMD_EXECUTABLE, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// Exit code, or minus the signal that ended the process.
+int wait_for(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+}
+
+CommandResult run_limited(const CliSandbox& sandbox, const std::vector<std::string>& arguments, rlim_t limit) {
+  CommandResult result;
+  result.exit_code = wait_for(start(sandbox, arguments, limit));
+  result.out = sandbox.read("stdout.txt");
+  result.err = sandbox.read("stderr.txt");
+  return result;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);)
+    if (!line.empty()) lines.push_back(line);
+  return lines;
+}
+
+// The error lines of stderr (warnings are allowed besides them).
+std::vector<std::string> error_lines(const std::string& err) {
+  std::vector<std::string> errors;
+  for (const std::string& line : lines_of(err))
+    if (line.rfind("warning: ", 0) != 0) errors.push_back(line);
+  return errors;
+}
+
+// Thermo rows (physical columns 0..8, without the throughput) with step > after, keyed by their text.
+std::vector<std::string> thermo_rows_after(const std::string& csv, std::uint64_t after) {
+  std::vector<std::string> rows;
+  for (const std::string& line : lines_of(csv)) {
+    if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
+    if (std::stoull(line) <= after) continue;
+    std::size_t cut = 0;
+    for (int comma = 0; comma < 9 && cut != std::string::npos; ++comma) cut = line.find(',', cut + 1);
+    rows.push_back(line.substr(0, cut));
+  }
+  return rows;
+}
+
+bool identical_state(const nqmd::Checkpoint& a, const nqmd::Checkpoint& b) {
+  return a.step == b.step && a.time_fs == b.time_fs && a.system.positions == b.system.positions &&
+         a.system.velocities == b.system.velocities && a.system.images == b.system.images && a.forces == b.forces &&
+         a.energy == b.energy && a.integrator.reals == b.integrator.reals &&
+         a.integrator.integers == b.integrator.integers;
+}
+
+std::uint64_t environment_number(const char* name, std::uint64_t fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::stoull(value) : fallback;
+}
+
+const std::string kTrajectory = "[output]\ntrajectory_file = \"traj.h5\"\ntrajectory_every = 5\nflush_every = 1\n"
+                                "compression = 0\n";
+
+}  // namespace
+
+TEST_CASE("faults: SIGKILL at a random moment loses nothing flushed, and the restart is bit-identical",
+          "[app][faults][kill]") {
+  const std::uint64_t iterations = environment_number("NQMD_FAULT_KILLS", 20);
+  const std::uint64_t seed = environment_number("NQMD_FAULT_SEED", std::random_device{}());
+  INFO("NQMD_FAULT_SEED=" << seed);
+  std::mt19937_64 random(seed);
+  constexpr std::uint64_t checkpoint_every = 20, trajectory_every = 5, extra_steps = 30;
+  std::uint64_t kills = 0, before_first_checkpoint = 0, restarts_identical = 0, during_checkpoint = 0;
+  for (std::uint64_t iteration = 0; iteration < iterations; ++iteration) {
+    INFO("iteration " << iteration);
+    CliSandbox killed;
+    killed.write("input.toml",
+                 argon_input(100000000, kTrajectory, "checkpoint_every = " + std::to_string(checkpoint_every) + "\n"));
+    const pid_t pid = start(killed, {"run", "input.toml"});
+    // Every fourth kill lands anywhere from the start (often before the first checkpoint); the others within
+    // a second after the first checkpoint appeared, while checkpoints and trajectory flushes follow each other.
+    if (iteration % 4 != 0) {
+      for (int wait = 0; wait < 3000 && !killed.exists("checkpoint.h5"); ++wait)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(random() % 1000000));
+    kill(pid, SIGKILL);
+    REQUIRE(wait_for(pid) == -SIGKILL);
+    ++kills;
+    // A kill inside a checkpoint write leaves the temporary file; the checkpoint itself must still be complete.
+    if (killed.exists("checkpoint.h5.tmp")) ++during_checkpoint;
+
+    // The checkpoint on disk, if any, is complete (a kill inside a write leaves only checkpoint.h5.tmp).
+    std::optional<nqmd::Checkpoint> checkpoint;
+    if (killed.exists("checkpoint.h5")) {
+      REQUIRE_NOTHROW(checkpoint = nqmd::read_checkpoint(killed.path("checkpoint.h5")));
+      CHECK(checkpoint->step % checkpoint_every == 0);
+      CHECK(checkpoint->system.size() == 256);
+    }
+    // The trajectory reads, frames 0, 5, 10, ... without a gap; everything up to the checkpoint is in it (the
+    // observers are flushed before each checkpoint), and its frame at the checkpoint's step is that state.
+    std::optional<nqmd::Trajectory> trajectory;
+    try {
+      trajectory = nqmd::read_trajectory(killed.path("traj.h5"));
+    } catch (const nqmd::InputError& error) {
+      // Only a kill before the first flush leaves no readable trajectory, and then there is no checkpoint yet.
+      INFO(error.what());
+      CHECK(!checkpoint);
+    }
+    if (trajectory) {
+      for (std::size_t f = 0; f < trajectory->frames.size(); ++f)
+        CHECK(trajectory->frames[f].step == trajectory_every * f);
+      if (checkpoint) {
+        REQUIRE(trajectory->frames.size() >= checkpoint->step / trajectory_every + 1);
+        const nqmd::TrajectoryFrame& at_checkpoint = trajectory->frames[checkpoint->step / trajectory_every];
+        CHECK(at_checkpoint.positions == checkpoint->system.positions);
+        CHECK(at_checkpoint.velocities == checkpoint->system.velocities);
+      }
+    }
+    if (!checkpoint) {
+      ++before_first_checkpoint;
+      continue;
+    }
+
+    // Restart both in the killed directory (continuing its trajectory and thermo file) and, from a copy of the
+    // same checkpoint, in a clean one; both go on to the same step.
+    const std::uint64_t last_step = checkpoint->step + extra_steps;
+    CliSandbox clean;
+    std::filesystem::copy_file(killed.path("checkpoint.h5"), clean.path("checkpoint.h5"));
+    const std::string input = argon_input(last_step, kTrajectory,
+                                          "checkpoint_every = " + std::to_string(checkpoint_every) + "\n");
+    killed.write("input.toml", input);
+    clean.write("input.toml", input);
+    const CommandResult resumed = killed.run("run input.toml --restart checkpoint.h5");
+    INFO(resumed.err);
+    REQUIRE(resumed.exit_code == 0);
+    const CommandResult fresh = clean.run("run input.toml --restart checkpoint.h5");
+    INFO(fresh.err);
+    REQUIRE(fresh.exit_code == 0);
+    const nqmd::Checkpoint a = nqmd::read_checkpoint(killed.path("checkpoint.h5"));
+    const nqmd::Checkpoint b = nqmd::read_checkpoint(clean.path("checkpoint.h5"));
+    CHECK(a.step == last_step);
+    const bool identical = identical_state(a, b);
+    CHECK(identical);
+    if (identical) ++restarts_identical;
+    // The continued trajectory has every frame once, 0 .. last_step, and its new frames are the clean run's.
+    const nqmd::Trajectory continued = nqmd::read_trajectory(killed.path("traj.h5"));
+    const nqmd::Trajectory reference = nqmd::read_trajectory(clean.path("traj.h5"));
+    REQUIRE(continued.frames.size() == last_step / trajectory_every + 1);
+    for (std::size_t f = 0; f < continued.frames.size(); ++f) CHECK(continued.frames[f].step == trajectory_every * f);
+    for (const nqmd::TrajectoryFrame& frame : reference.frames) {
+      const nqmd::TrajectoryFrame& same = continued.frames[frame.step / trajectory_every];
+      CHECK(same.positions == frame.positions);
+      CHECK(same.velocities == frame.velocities);
+    }
+    CHECK(thermo_rows_after(killed.read("thermo.csv"), checkpoint->step) ==
+          thermo_rows_after(clean.read("thermo.csv"), checkpoint->step));
+  }
+  WARN("kill -9: " << kills << " runs killed (seed " << seed << "), " << before_first_checkpoint
+                   << " before their first checkpoint, " << during_checkpoint
+                   << " while writing a checkpoint, " << restarts_identical
+                   << " restarts bit-identical to a clean restart from the same checkpoint");
+  CHECK(kills == iterations);
+  CHECK(restarts_identical + before_first_checkpoint == iterations);
+}
+
+TEST_CASE("faults: a full disk stops the run with one line and exit code 1, keeping what was written",
+          "[app][faults][disk-full]") {
+  SECTION("the trajectory fills the disk; the last complete checkpoint stays") {
+    CliSandbox sandbox;
+    // A frame of 256 atoms is about 15 kB and a checkpoint about 40 kB: a limit of 1 MB lets some 40 frames
+    // through, then the writer finds no room for the next one (with its margin) and stops before writing it.
+    sandbox.write("input.toml", argon_input(1000, kTrajectory, "checkpoint_every = 10\n"));
+    const CommandResult result = run_limited(sandbox, {"run", "input.toml"}, 1024 * 1024);
+    INFO(result.err);
+    CHECK(result.exit_code == 1);
+    const std::vector<std::string> errors = error_lines(result.err);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].rfind("error: ", 0) == 0);
+    CHECK(errors[0].find("traj.h5: disk full") != std::string::npos);
+    // Earlier output: the checkpoint of a step before the failure, and the trajectory up to it.
+    REQUIRE(sandbox.exists("checkpoint.h5"));
+    const nqmd::Checkpoint checkpoint = nqmd::read_checkpoint(sandbox.path("checkpoint.h5"));
+    CHECK(checkpoint.step > 0);
+    const nqmd::Trajectory trajectory = nqmd::read_trajectory(sandbox.path("traj.h5"));
+    CHECK(trajectory.frames.size() >= checkpoint.step / 5 + 1);
+    CHECK(!thermo_rows_after(sandbox.read("thermo.csv"), 0).empty());
+  }
+  SECTION("an extxyz trajectory fills the disk") {
+    CliSandbox sandbox;
+    sandbox.write("input.toml",
+                  argon_input(1000, "[output]\ntrajectory_file = \"traj.extxyz\"\ntrajectory_every = 5\n"
+                                    "flush_every = 1\nfields = [\"velocities\"]\n",
+                              "checkpoint_every = 10\n"));
+    const CommandResult result = run_limited(sandbox, {"run", "input.toml"}, 200 * 1024);
+    INFO(result.err);
+    CHECK(result.exit_code == 1);
+    const std::vector<std::string> errors = error_lines(result.err);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].rfind("error: ", 0) == 0);
+    CHECK(errors[0].find("traj.extxyz") != std::string::npos);
+    REQUIRE(sandbox.exists("checkpoint.h5"));
+    const nqmd::Checkpoint checkpoint = nqmd::read_checkpoint(sandbox.path("checkpoint.h5"));
+    // The frames up to the checkpoint read back; a last frame cut short by the limit may follow them (an extxyz
+    // writer has no way to take back a partial write; `run --restart` truncates the file at the checkpoint).
+    nqmd::ExtxyzReader reader(sandbox.path("traj.extxyz"));
+    std::size_t frames = 0;
+    try {
+      while (reader.next()) ++frames;
+    } catch (const nqmd::InputError& error) {
+      INFO(error.what());
+      CHECK(std::string(error.what()).find("traj.extxyz") != std::string::npos);
+    }
+    CHECK(frames >= checkpoint.step / 5 + 1);
+  }
+  SECTION("no room for even one checkpoint: no checkpoint file at all") {
+    CliSandbox sandbox;
+    sandbox.write("input.toml", argon_input(50, "", "checkpoint_every = 10\n"));
+    const CommandResult result = run_limited(sandbox, {"run", "input.toml"}, 16 * 1024);
+    INFO(result.err);
+    CHECK(result.exit_code == 1);
+    const std::vector<std::string> errors = error_lines(result.err);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].rfind("error: ", 0) == 0);
+    CHECK(errors[0].find("checkpoint.h5") != std::string::npos);
+    CHECK(!sandbox.exists("checkpoint.h5"));
+  }
+}
+
+TEST_CASE("faults: an output directory that cannot be written is a one-line error with exit code 1",
+          "[app][faults][read-only]") {
+  // As root, directory permissions do not stop writes, so the read-only directory is then replaced by a path
+  // under a regular file (ENOTDIR), which no user can write to.
+  CliSandbox probe;
+  std::filesystem::create_directory(probe.path("locked"));
+  chmod(probe.path("locked").c_str(), 0555);
+  const bool permissions_hold = !std::ofstream(probe.path("locked/probe")).is_open();
+  chmod(probe.path("locked").c_str(), 0755);
+  if (!permissions_hold)
+    WARN("running as root (uid " << geteuid() << "): a chmod 0555 directory is still writable, so the outputs are "
+                                    "put under a regular file instead");
+  struct Output {
+    std::string key, file;
+  };
+  const std::vector<Output> outputs{{"thermo_file", "out/thermo.csv"},
+                                    {"checkpoint_file", "out/checkpoint.h5"},
+                                    {"trajectory_file", "out/traj.h5"},
+                                    {"trajectory_file", "out/traj.extxyz"}};
+  for (const Output& output : outputs) {
+    INFO(output.key << " = " << output.file);
+    CliSandbox sandbox;
+    if (permissions_hold) {
+      std::filesystem::create_directory(sandbox.path("out"));
+      chmod(sandbox.path("out").c_str(), 0555);
+    } else {
+      sandbox.write("out", "a regular file, not a directory\n");
+    }
+    const std::string& file = output.file;
+    std::string input;
+    if (output.key == "trajectory_file") {
+      input = argon_input(20, "[output]\ntrajectory_file = \"" + file + "\"\ntrajectory_every = 5\n"
+                                  "fields = [\"velocities\"]\n");
+    } else {
+      input = argon_input(20, "", output.key + " = \"" + file + "\"\n");
+    }
+    sandbox.write("input.toml", input);
+    const CommandResult result = sandbox.run("run input.toml");
+    if (permissions_hold) chmod(sandbox.path("out").c_str(), 0755);
+    INFO(result.err);
+    CHECK(result.exit_code == 1);
+    const std::vector<std::string> errors = error_lines(result.err);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].rfind("error: ", 0) == 0);
+    CHECK(errors[0].find(file) != std::string::npos);
+  }
+}
+
+namespace {
+
+struct BadInput {
+  std::string what;
+  std::string input_toml;   // replaces the whole input.toml
+  std::string extxyz;       // start.extxyz, when the input reads it
+  std::string names_file;   // the file the message must name
+};
+
+std::string small_input(const std::string& structure, const std::string& integrator, const std::string& run,
+                        const std::string& extra = "") {
+  return "[structure]\n" + structure + "\n[velocities]\nkind = \"maxwell_boltzmann\"\ntemperature = 50.0\n" +
+         "\n[potential]\nkind = \"lj\"\nspecies = [\"Ar\"]\nepsilon = [0.01032]\nsigma = [3.405]\ncutoff = 6.0\n" +
+         "\n[integrator]\n" + integrator + "\n[run]\n" + run + "\n" + extra;
+}
+
+const std::string kLattice = "lattice = \"fcc\"\nlattice_constant = 5.6\nrepeat = [2, 2, 2]\nspecies = [\"Ar\"]\n";
+const std::string kFromFile = "file = \"start.extxyz\"\n";
+const std::string kNve = "kind = \"nve\"\ntimestep = 5.0\n";
+const std::string kRun = "steps = 2\n";
+const std::string kCell = "Lattice=\"12 0 0 0 12 0 0 0 12\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"";
+
+std::vector<BadInput> bad_inputs() {
+  auto toml = [](std::string what, std::string text) {
+    return BadInput{std::move(what), std::move(text), "", "input.toml"};
+  };
+  auto xyz = [](std::string what, std::string text) {
+    return BadInput{std::move(what), small_input(kFromFile, kNve, kRun), std::move(text), "start.extxyz"};
+  };
+  const std::string good = small_input(kLattice, kNve, kRun);
+  auto replaced = [&good](const std::string& from, const std::string& to) {
+    std::string text = good;
+    const std::size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+  };
+  return {
+      // TOML syntax and structure
+      toml("empty file", ""),
+      toml("unterminated table header", replaced("[run]", "[run")),
+      toml("duplicate key", replaced("steps = 2", "steps = 2\nsteps = 3")),
+      toml("unterminated string", replaced("kind = \"nve\"", "kind = \"nve")),
+      toml("integer overflow", replaced("steps = 2", "steps = 99999999999999999999999")),
+      toml("binary garbage", std::string("\x00\x01\x02\xff\xfe[run]\n", 11)),
+      toml("invalid UTF-8", replaced("species = [\"Ar\"]", "species = [\"A\xc3\x28\"]")),
+      toml("unknown section", good + "[runn]\nsteps = 1\n"),
+      toml("top-level key", "steps = 2\n" + good),
+      // [run]
+      toml("missing steps", replaced("steps = 2", "thermo_every = 1")),
+      toml("steps is a string", replaced("steps = 2", "steps = \"two\"")),
+      toml("negative steps", replaced("steps = 2", "steps = -2")),
+      toml("steps is a float", replaced("steps = 2", "steps = 2.5")),
+      toml("thermo_every 0", replaced("steps = 2", "steps = 2\nthermo_every = 0")),
+      toml("negative checkpoint_every", replaced("steps = 2", "steps = 2\ncheckpoint_every = -1")),
+      toml("misspelt run key", replaced("steps = 2", "steps = 2\nchekpoint_every = 1")),
+      // [integrator]
+      toml("misspelt integrator key", replaced("timestep = 5.0", "timestep = 5.0\ntemprature = 10.0")),
+      toml("unknown integrator kind", replaced("kind = \"nve\"", "kind = \"nvee\"")),
+      toml("zero timestep", replaced("timestep = 5.0", "timestep = 0.0")),
+      toml("missing integrator", replaced("[integrator]\n" + kNve, "")),
+      toml("langevin without temperature",
+           replaced(kNve, "kind = \"nvt_langevin\"\ntimestep = 5.0\nfriction = 0.01\n")),
+      toml("npt without pressure",
+           replaced(kNve, "kind = \"npt\"\ntimestep = 5.0\ntemperature = 50.0\ntdamp = 100.0\npdamp = 1000.0\n")),
+      // [potential]
+      toml("unknown potential kind", replaced("kind = \"lj\"", "kind = \"ljj\"")),
+      toml("missing potential kind", replaced("kind = \"lj\"\n", "")),
+      toml("negative epsilon", replaced("epsilon = [0.01032]", "epsilon = [-0.01032]")),
+      toml("species not an array", replaced("species = [\"Ar\"]\nepsilon", "species = \"Ar\"\nepsilon")),
+      toml("missing sigma", replaced("sigma = [3.405]\n", "")),
+      toml("zero cutoff", replaced("cutoff = 6.0", "cutoff = 0.0")),
+      toml("potential without the structure's species",
+           replaced("species = [\"Ar\"]\nepsilon", "species = [\"Kr\"]\nepsilon")),
+      // [structure]
+      toml("unknown lattice", replaced("lattice = \"fcc\"", "lattice = \"fcx\"")),
+      toml("negative lattice constant", replaced("lattice_constant = 5.6", "lattice_constant = -5.6")),
+      toml("repeat of two", replaced("repeat = [2, 2, 2]", "repeat = [2, 2]")),
+      toml("repeat of zero", replaced("repeat = [2, 2, 2]", "repeat = [0, 2, 2]")),
+      toml("negative mass", replaced("species = [\"Ar\"]\n\n", "species = [\"Ar\"]\nmasses = { Ar = -1.0 }\n\n")),
+      BadInput{"missing structure file", small_input("file = \"absent.extxyz\"\n", kNve, kRun), "", "absent.extxyz"},
+      // [velocities], [watchdog], [output], [neighbor]
+      toml("unknown velocities kind", replaced("kind = \"maxwell_boltzmann\"", "kind = \"maxwel\"")),
+      toml("negative temperature", replaced("temperature = 50.0", "temperature = -50.0")),
+      toml("negative skin", good + "[neighbor]\nskin = -1.0\n"),
+      toml("negative watchdog force", good + "[watchdog]\nmax_force = -1.0\n"),
+      toml("misspelt watchdog key", good + "[watchdog]\nmax_forse = 1.0\n"),
+      toml("unknown trajectory format", good + "[output]\ntrajectory_file = \"traj.dcd\"\n"),
+      toml("unknown trajectory field", good + "[output]\ntrajectory_file = \"traj.h5\"\nfields = [\"velocity\"]\n"),
+      toml("images in extxyz", good + "[output]\ntrajectory_file = \"traj.extxyz\"\nfields = [\"images\"]\n"),
+      toml("compression 10", good + "[output]\ntrajectory_file = \"traj.h5\"\ncompression = 10\n"),
+      toml("flush_every 0", good + "[output]\ntrajectory_file = \"traj.h5\"\nflush_every = 0\n"),
+      // extxyz structure files
+      xyz("empty extxyz", ""),
+      xyz("count is not a number", "two\n" + kCell + "\nAr 0 0 0\nAr 3 3 3\n"),
+      xyz("negative count", "-2\n" + kCell + "\nAr 0 0 0\nAr 3 3 3\n"),
+      xyz("fewer atoms than the count", "3\n" + kCell + "\nAr 0 0 0\nAr 3 3 3\n"),
+      xyz("huge count", "99999999999999\n" + kCell + "\nAr 0 0 0\n"),
+      xyz("bad coordinate", "2\n" + kCell + "\nAr 0 0 zero\nAr 3 3 3\n"),
+      xyz("missing coordinate", "2\n" + kCell + "\nAr 0 0\nAr 3 3 3\n"),
+      xyz("extra column", "2\n" + kCell + "\nAr 0 0 0 1\nAr 3 3 3\n"),
+      xyz("unknown element", "2\n" + kCell + "\nXx 0 0 0\nAr 3 3 3\n"),
+      xyz("lattice of eight numbers",
+          "1\nLattice=\"12 0 0 0 12 0 0 12\" Properties=species:S:1:pos:R:3\nAr 0 0 0\n"),
+      xyz("singular lattice", "1\nLattice=\"12 0 0 24 0 0 0 0 12\" Properties=species:S:1:pos:R:3\nAr 0 0 0\n"),
+      xyz("unterminated quote", "1\nProperties=species:S:1:pos:R:3 note=\"open\nAr 0 0 0\n"),
+      xyz("unknown column type", "1\nProperties=species:S:1:pos:X:3\nAr 0 0 0\n"),
+      xyz("no positions", "1\nProperties=species:S:1:x:R:3\nAr 0 0 0\n"),
+      xyz("stress of four values", "1\n" + kCell + " stress=\"1 2 3 4\"\nAr 0 0 0\n"),
+      xyz("periodic without a lattice", "1\nProperties=species:S:1:pos:R:3 pbc=\"T T F\"\nAr 0 0 0\n"),
+      xyz("binary garbage", std::string("\x7f" "ELF\x02\x01\x01\x00\x00\x00\n\x00\x01", 13)),
+  };
+}
+
+}  // namespace
+
+TEST_CASE("faults: bad input files, in bulk: exit code 1 and one line naming the file", "[app][faults][bad-input]") {
+  const std::vector<BadInput> cases = bad_inputs();
+  std::size_t passed = 0;
+  for (const BadInput& bad : cases) {
+    INFO("case: " << bad.what);
+    CliSandbox sandbox;
+    sandbox.write("input.toml", bad.input_toml);
+    if (!bad.extxyz.empty() || bad.names_file == "start.extxyz") sandbox.write("start.extxyz", bad.extxyz);
+    const CommandResult result = sandbox.run("run input.toml");
+    INFO("stderr: " << result.err);
+    const std::vector<std::string> errors = error_lines(result.err);
+    const bool ok = result.exit_code == 1 && errors.size() == 1 && errors[0].rfind("error: ", 0) == 0 &&
+                    errors[0].find(bad.names_file) != std::string::npos;
+    CHECK(ok);
+    if (ok) ++passed;
+  }
+  WARN("bad inputs: " << passed << " of " << cases.size() << " refused with exit code 1 and one line naming the file");
+  CHECK(cases.size() >= 40);
+  CHECK(passed == cases.size());
+}

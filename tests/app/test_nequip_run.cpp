@@ -1,0 +1,110 @@
+// NVE molecular dynamics with NequIP model A through the command line: 108-atom fcc Cu/Au (a = 3.75 A, 3x3x3,
+// random species, small displacements), 300 steps of 2 fs; the total energy must be conserved.
+#include <cmath>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "cli_runner.hpp"
+#include "test_paths.hpp"
+
+namespace {
+
+using nqmd::test::CliSandbox;
+
+// fcc a = 3.75 A, 3x3x3 conventional cells, random Cu/Au, Gaussian displacements (sigma 0.05 A).
+std::string cuau_cell(unsigned seed) {
+  std::mt19937 rng(seed);
+  std::bernoulli_distribution coin(0.5);
+  std::normal_distribution<double> normal(0.0, 0.05);
+  const double a = 3.75;
+  const double basis[4][3] = {{0, 0, 0}, {0.5, 0.5, 0}, {0.5, 0, 0.5}, {0, 0.5, 0.5}};
+  std::string text = fmt::format("108\nLattice=\"{0} 0 0 0 {0} 0 0 0 {0}\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n",
+                                 3 * a);
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int k = 0; k < 3; ++k)
+        for (const auto& site : basis)
+          text += fmt::format("{} {:.10f} {:.10f} {:.10f}\n", coin(rng) ? "Cu" : "Au",
+                              a * (i + site[0]) + normal(rng), a * (j + site[1]) + normal(rng),
+                              a * (k + site[2]) + normal(rng));
+  return text;
+}
+
+// Column `column` of every data row of a thermo CSV.
+std::vector<double> csv_column(const std::string& csv, int column) {
+  std::vector<double> values;
+  std::istringstream lines(csv);
+  std::string line;
+  std::getline(lines, line);  // header
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string field;
+    for (int c = 0; c <= column; ++c) std::getline(fields, field, ',');
+    values.push_back(std::stod(field));
+  }
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("nequip: NVE with model A conserves energy (108 atoms, 300 steps of 2 fs)", "[app][nequip][nve]") {
+  for (const char* backend : {"native", "torchscript"}) {
+    INFO(backend);
+    CliSandbox sandbox;
+    sandbox.write("cell.extxyz", cuau_cell(3));
+    sandbox.write("input.toml", fmt::format(R"([structure]
+file = "cell.extxyz"
+
+[velocities]
+kind = "maxwell_boltzmann"
+temperature = 300.0
+seed = 7
+
+[potential]
+kind = "nequip"
+model = "{}"
+backend = "{}"
+
+[neighbor]
+skin = 0.5
+
+[integrator]
+kind = "nve"
+timestep = 2.0
+
+[run]
+steps = 300
+thermo_every = 10
+checkpoint_file = ""
+)",
+                                            nqmd::test::shared_path("reference/nequip-0.6.2/modelA/deployed.pth"),
+                                            backend));
+    const auto result = sandbox.run("run input.toml");
+    INFO(result.err);
+    REQUIRE(result.exit_code == 0);
+    const std::string csv = sandbox.read("thermo.csv");
+    const std::vector<double> total = csv_column(csv, 4);
+    const std::vector<double> potential = csv_column(csv, 2);
+    const std::vector<double> temperature = csv_column(csv, 6);
+    REQUIRE(total.size() == 31);
+    double low = total[0], high = total[0];
+    for (double e : total) low = std::min(low, e), high = std::max(high, e);
+    double potential_low = potential[0], potential_high = potential[0];
+    for (double e : potential) potential_low = std::min(potential_low, e), potential_high = std::max(potential_high, e);
+    const double drift_per_atom = (total.back() - total.front()) / 108;
+    const double fluctuation_per_atom = (high - low) / 108;
+    WARN(backend << " NVE 600 fs: total energy drift " << drift_per_atom * 1e3 << " meV/atom, fluctuation (max-min) "
+                 << fluctuation_per_atom * 1e3 << " meV/atom; potential energy varies by "
+                 << (potential_high - potential_low) / 108 * 1e3 << " meV/atom; T " << temperature.front() << " -> "
+                 << temperature.back() << " K");
+    // The potential energy exchanges tens of meV/atom with the kinetic energy; the total stays within
+    // 0.3 meV/atom (measured: drift -0.043, fluctuation 0.081 meV/atom).
+    CHECK(std::abs(drift_per_atom) < 0.2e-3);
+    CHECK(fluctuation_per_atom < 0.3e-3);
+    CHECK((potential_high - potential_low) / 108 > 5e-3);
+  }
+}
