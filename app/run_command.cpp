@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "app/analyze_command.hpp"
 #include "engine/checkpoint.hpp"
 #include "engine/error.hpp"
 #include "engine/extxyz_trajectory.hpp"
@@ -72,6 +73,16 @@ const SectionSchema& output_section_schema() {
   return schema;
 }
 
+const SectionSchema& analysis_after_run_schema() {
+  static const SectionSchema schema{
+      "analysis",
+      "Analysis when the run has finished: `nequip-md analyze` of the given analysis file (whose [trajectory] "
+      "names this run's trajectory).",
+      {KeySpec("file", KeyType::string, "analysis input (TOML) to run after the MD, relative to this input file")
+           .require()}};
+  return schema;
+}
+
 std::vector<InputSection> run_input_sections() {
   auto styles_of = [](const auto& registry) {
     std::vector<std::pair<std::string, const SectionSchema*>> styles;
@@ -85,7 +96,8 @@ std::vector<InputSection> run_input_sections() {
           {&integrator_section_schema(), styles_of(IntegratorRegistry::instance())},
           {&watchdog_section_schema(), {}},
           {&output_section_schema(), {}},
-          {&run_section_schema(), {}}};
+          {&run_section_schema(), {}},
+          {&analysis_after_run_schema(), {}}};
 }
 
 namespace {
@@ -182,7 +194,11 @@ void warn_close_pairs(const System& system, const NeighborList& neighbors, doubl
 
 }  // namespace
 
-void run_simulation(const RunRequest& request) {
+namespace {
+
+// The MD part of a run; returns the analysis file to run afterwards, if any. The Simulation and its writers are
+// gone when it returns, so the trajectory is closed before the analysis reads it.
+std::optional<std::string> run_md(const RunRequest& request) {
   const InputFile input(request.input_path);
   std::vector<std::string> known;
   for (const InputSection& section : run_input_sections()) known.push_back(section.common->name);
@@ -201,6 +217,12 @@ void run_simulation(const RunRequest& request) {
   const std::string thermo_path = output_path(run, "thermo_file");
   const std::string checkpoint_path = output_path(run, "checkpoint_file");
   const ConfigSection output = input.section(output_section_schema());
+  std::optional<std::string> analysis;
+  if (input.has_section("analysis")) {
+    analysis = input.section(analysis_after_run_schema()).path("file");
+    if (!std::filesystem::exists(*analysis))
+      input.section(analysis_after_run_schema()).fail("file", fmt::format("{} does not exist", *analysis));
+  }
   const std::string trajectory_path = output_path(output, "trajectory_file");
   // A fresh run never clobbers the outputs of another run; a restart continues its own.
   const bool overwrite = request.force || run.boolean("overwrite");
@@ -244,6 +266,16 @@ void run_simulation(const RunRequest& request) {
   if (!checkpoint_path.empty()) {
     simulation.write_checkpoint();
     log::info("checkpoint: {} (step {})", checkpoint_path, simulation.step());
+  }
+  return analysis;
+}
+
+}  // namespace
+
+void run_simulation(const RunRequest& request) {
+  if (const std::optional<std::string> analysis = run_md(request)) {
+    log::info("analysis: {}", *analysis);
+    run_analysis(*analysis);
   }
 }
 
