@@ -62,6 +62,13 @@ bool type_matches(const toml::node& node, KeyType type) {
         if (!(value.is_floating_point() || value.is_integer())) return false;
       return true;
     }
+    case KeyType::string_table: {
+      const toml::table* table = node.as_table();
+      if (table == nullptr) return false;
+      for (auto&& [key, value] : *table)
+        if (!value.is_string()) return false;
+      return true;
+    }
   }
   return false;
 }
@@ -110,6 +117,7 @@ const char* key_type_name(KeyType type) {
     case KeyType::string_array: return "array of strings";
     case KeyType::boolean_array: return "array of booleans";
     case KeyType::real_table: return "table of numbers";
+    case KeyType::string_table: return "table of strings";
   }
   return "value";
 }
@@ -219,7 +227,8 @@ void ConfigSection::validate() const {
         if (element.is_number()) check_number(number_of(element));
     }
     if (const toml::table* table = value.as_table())
-      for (auto&& [entry, number] : *table) check_number(number_of(number));
+      for (auto&& [entry, element] : *table)
+        if (element.is_number()) check_number(number_of(element));
     if (!key_spec->choices.empty()) {
       auto check_choice = [&](const toml::node& element) {
         const std::string text = *element.value<std::string>();
@@ -310,6 +319,15 @@ std::map<std::string, double> ConfigSection::real_table(const std::string& key) 
   if (!has(key)) return values;
   for (auto&& [entry, value] : *as_table(table_)->get(key)->as_table()) values[std::string(entry.str())] = number_of(value);
   return values;
+}
+
+std::vector<std::pair<std::string, std::string>> ConfigSection::string_table(const std::string& key) const {
+  spec(key);
+  std::vector<std::pair<std::string, std::string>> entries;
+  if (!has(key)) return entries;
+  for (auto&& [entry, value] : *as_table(table_)->get(key)->as_table())
+    entries.emplace_back(std::string(entry.str()), *value.value<std::string>());
+  return entries;
 }
 
 std::string ConfigSection::path(const std::string& key) const {

@@ -16,7 +16,18 @@
 
 namespace nqmd {
 
-enum class KeyType { real, integer, boolean, string, real_array, integer_array, string_array, boolean_array, real_table };
+enum class KeyType {
+  real,
+  integer,
+  boolean,
+  string,
+  real_array,
+  integer_array,
+  string_array,
+  boolean_array,
+  real_table,    // { name = number, ... }
+  string_table,  // { name = "text", ... }
+};
 const char* key_type_name(KeyType type);
 
 using DefaultValue = std::variant<std::monostate, double, std::int64_t, bool, std::string>;
@@ -108,6 +119,8 @@ class ConfigSection {
   std::vector<std::string> string_array(const std::string& key) const;
   std::vector<bool> boolean_array(const std::string& key) const;
   std::map<std::string, double> real_table(const std::string& key) const;
+  // Entries sorted by name (as toml++ keeps them).
+  std::vector<std::pair<std::string, std::string>> string_table(const std::string& key) const;
   // A file path value, resolved relative to the input file's directory.
   std::string path(const std::string& key) const;
 

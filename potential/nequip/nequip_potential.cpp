@@ -218,9 +218,9 @@ SectionSchema NequipPotential::schema() {
                                 "float64 or float32; default the model's model_dtype (float32 models cannot run in "
                                 "float64)")
                             .one_of({"float64", "float32"}));
-  schema.keys.push_back(KeySpec("species_map", KeyType::string_array,
-                                "chemical symbol to model type name, e.g. [\"Cu=Cu\", \"Au=Au\"]; unlisted symbols "
-                                "match the type of the same name"));
+  schema.keys.push_back(KeySpec("species_map", KeyType::string_table,
+                                "chemical symbol to model type name, e.g. { Cu = \"Cu\", Au = \"Au\" }; unlisted "
+                                "symbols match the type of the same name"));
   schema.keys.push_back(KeySpec("threads", KeyType::integer,
                                 "torch intra-op threads; 0: OMP_NUM_THREADS if set, else torch's default")
                             .at_least(0)
@@ -235,8 +235,11 @@ std::unique_ptr<Potential> create(const ConfigSection& section, const System& sy
   options.model = section.path("model");
   options.backend = section.string("backend");
   if (section.has("dtype")) options.dtype = section.string("dtype");
-  if (section.has("species_map"))
-    options.species_map = parse_species_map(section.string_array("species_map"), section.where("species_map"));
+  if (section.has("species_map")) {
+    std::vector<std::string> entries;
+    for (const auto& [symbol, type] : section.string_table("species_map")) entries.push_back(symbol + "=" + type);
+    options.species_map = parse_species_map(entries, section.where("species_map"));
+  }
   options.threads = static_cast<int>(section.integer("threads"));
   options.model_where = section.where("model");
   options.species_map_where = section.where("species_map");

@@ -264,3 +264,15 @@ TEST_CASE("config: choices apply to every element of a string array", "[core][co
   CHECK_THROWS_WITH(bad.section(schema),
                     "core_choices_input.toml:2: [output] fields: unknown value \"velocity\"; did you mean 'velocities'?");
 }
+
+TEST_CASE("config: tables of strings give their entries sorted by name", "[core][config]") {
+  const nqmd::SectionSchema schema{"potential", "test", {nqmd::KeySpec("species_map", nqmd::KeyType::string_table, "m")}};
+  const nqmd::InputFile good(write_toml("core_string_table.toml", "[potential]\nspecies_map = { Zn = \"B\", Cu = \"A\" }\n"));
+  const auto entries = good.section(schema).string_table("species_map");
+  REQUIRE(entries.size() == 2);
+  CHECK(entries[0] == std::pair<std::string, std::string>{"Cu", "A"});
+  CHECK(entries[1] == std::pair<std::string, std::string>{"Zn", "B"});
+  const nqmd::InputFile bad(write_toml("core_string_table.toml", "[potential]\nspecies_map = { Cu = 1 }\n"));
+  CHECK_THROWS_WITH(bad.section(schema),
+                    "core_string_table.toml:2: [potential] species_map: expected table of strings, got a table");
+}

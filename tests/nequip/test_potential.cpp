@@ -166,12 +166,12 @@ TEST_CASE("nequip potential: species_map and the repeated use of one potential",
   // Symbols renamed to X/Y, mapped back to the model's types.
   nqmd::System renamed = system;
   for (auto& symbol : renamed.species_symbols) symbol = symbol == "Cu" ? "X" : "Y";
-  auto mapped = potential_from_toml(dir, model + "species_map = [\"X=Cu\", \" Y = Au \"]\n", renamed);
+  auto mapped = potential_from_toml(dir, model + "species_map = { X = \"Cu\", Y = \"Au\" }\n", renamed);
   nqmd::ForceResult result;
   mapped->compute(renamed, list, result);
   CHECK(result.energy == expected.energy);
   // Swapping the map swaps the species: another energy.
-  auto swapped = potential_from_toml(dir, model + "species_map = [\"Cu=Au\", \"Au=Cu\"]\n", system);
+  auto swapped = potential_from_toml(dir, model + "species_map = { Cu = \"Au\", Au = \"Cu\" }\n", system);
   swapped->compute(system, list, result);
   CHECK(std::abs(result.energy - expected.energy) > 1e-3);
 }
@@ -218,9 +218,9 @@ TEST_CASE("nequip potential: bad input is a one-line InputError", "[nequip][pote
     CHECK(message.find('\n') == std::string::npos);
   }
   // A map to a type the model lacks, and malformed maps.
-  check_error(model_a + "species_map = [\"Cu=Ag\"]\n", {"[potential] species_map", "'Ag'", "Cu, Au"});
-  check_error(model_a + "species_map = [\"Cu\"]\n", {"Symbol=type"});
-  check_error(model_a + "species_map = [\"Cu=Cu\", \"Cu=Au\"]\n", {"twice"});
+  check_error(model_a + "species_map = { Cu = \"Ag\" }\n", {"[potential] species_map", "'Ag'", "Cu, Au"});
+  check_error(model_a + "species_map = { Cu = \"\" }\n", {"Symbol=type"});
+  check_error(model_a + "species_map = [\"Cu=Cu\"]\n", {"[potential] species_map", "expected table of strings"});
   check_error(model_a + "backend = \"jax\"\n", {"backend"});
   // float32 of a float64 model is for the native backend only.
   check_error(model_a + "backend = \"torchscript\"\ndtype = \"float32\"\n", {"native"});
