@@ -738,6 +738,7 @@ void ExtxyzReader::index_up_to(std::size_t frame) {
     const std::size_t frame_line = line_number;
     for (std::size_t k = 0; k < atoms + 1; ++k) {
       if (!skip_line(stream_, path_)) {
+        ends_inside_frame_ = true;
         if (k == 0)
           fail({path_, line_number},
                fmt::format("file ends after the atom count line; expected a comment line and {} atom lines "
@@ -776,6 +777,18 @@ Frame ExtxyzReader::parse_frame_at(std::size_t frame) {
 std::size_t ExtxyzReader::count() {
   index_up_to(std::numeric_limits<std::size_t>::max());
   return frame_offsets_.size();
+}
+
+std::size_t ExtxyzReader::count_complete_frames(bool& truncated) {
+  truncated = false;
+  try {
+    return count();
+  } catch (const InputError&) {
+    if (!ends_inside_frame_) throw;
+    truncated = true;
+    fully_indexed_ = true;  // the frames indexed before the cut are complete
+    return frame_offsets_.size();
+  }
 }
 
 Frame ExtxyzReader::read(long index) {

@@ -49,6 +49,9 @@ class ExtxyzReader {
   explicit ExtxyzReader(std::string path);
   // Number of frames (scans the file once, then remembers).
   std::size_t count();
+  // For trajectories a killed writer may have cut short: the number of complete frames, leaving out a final
+  // frame that the file ends inside of (`truncated` tells whether it did); any other problem throws as count().
+  std::size_t count_complete_frames(bool& truncated);
   // Frame by index; negative counts from the end (-1 is the last frame).
   Frame read(long index);
   // Next frame of a sequential read, or nothing at the end of the file.
@@ -62,6 +65,7 @@ class ExtxyzReader {
   std::vector<std::streampos> frame_offsets_;
   std::vector<std::size_t> frame_lines_;  // line number at which each indexed frame starts
   bool fully_indexed_ = false;
+  bool ends_inside_frame_ = false;  // the scan found the file ending inside its last frame
   void index_up_to(std::size_t frame);
   Frame parse_frame_at(std::size_t frame);
 };

@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "engine/error.hpp"
+#include "engine/log.hpp"
 #include "engine/extxyz.hpp"
 #include "engine/h5md.hpp"
 
@@ -47,11 +48,14 @@ std::optional<T> info_number(const std::string& path, const Frame& frame, std::s
 Trajectory read_extxyz_trajectory(const std::string& path, const TrajectoryReadOptions& options) {
   ExtxyzReader reader(path);
   std::size_t count = 0;
+  bool truncated = false;
   try {
-    count = reader.count();
+    count = reader.count_complete_frames(truncated);
   } catch (const InputError& error) {
     throw InputError(fmt::format("{}: neither H5MD nor a readable extended XYZ trajectory ({})", path, error.what()));
   }
+  // A writer killed inside a frame leaves it incomplete; the frames before it are what was written.
+  if (truncated) log::warn("{}: the last frame is incomplete (a killed writer?); reading the {} complete ones", path, count);
   if (count == 0) throw InputError(fmt::format("{}: no frames (expected an H5MD or extended XYZ trajectory)", path));
 
   Trajectory trajectory;

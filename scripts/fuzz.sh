@@ -14,13 +14,15 @@ shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then targets=(extxyz toml_input h5md checkpoint); fi
 
-if ! command -v clang++ >/dev/null || ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1; then
+libfuzzer=(/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
+if ! command -v clang++ >/dev/null || [ ! -e "${libfuzzer[0]}" ]; then
   echo "fuzz.sh: needs clang and libFuzzer: apt-get install -y clang libclang-rt-14-dev" >&2
   exit 1
 fi
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNQMD_FUZZ=ON \
   -DNQMD_WITH_TORCH=OFF -DNQMD_BUILD_TESTS=OFF -DNQMD_BUILD_BENCH=OFF >/dev/null
-jobs=$(nproc); [ "$jobs" -gt 2 ] && jobs=2
+jobs=$(nproc)
+if [ "$jobs" -gt 2 ]; then jobs=2; fi
 cmake --build build-fuzz -j"$jobs" --target "${targets[@]/#/fuzz_}"
 
 # allocator_may_return_null: an impossible allocation fails as with glibc (HDF5 then reports an error, C++ throws
@@ -39,7 +41,8 @@ for target in "${targets[@]}"; do
   regressions=(tests/fuzz/regressions/"$target"/*)
   if [ -e "${regressions[0]}" ]; then
     echo "== $target: ${#regressions[@]} regression inputs"
-    if ! "$binary" "${flags[@]}" -artifact_prefix="$artifacts/" "${regressions[@]}" >"$artifacts/regressions.log" 2>&1; then
+    if ! "$binary" "${flags[@]}" -artifact_prefix="$artifacts/" "${regressions[@]}" >"$artifacts/regressions.log" \
+        2>&1; then
       tail -n 40 "$artifacts/regressions.log"
       echo "== $target: a regression input FAILED (log: $artifacts/regressions.log)"
       status=1

@@ -39,6 +39,7 @@ void read_every_key(const nqmd::ConfigSection& section, const nqmd::SectionSchem
         case nqmd::KeyType::string_array: (void)section.string_array(key.name); break;
         case nqmd::KeyType::boolean_array: (void)section.boolean_array(key.name); break;
         case nqmd::KeyType::real_table: (void)section.real_table(key.name); break;
+        case nqmd::KeyType::string_table: (void)section.string_table(key.name); break;
       }
     } catch (const nqmd::InputError&) {
     }
