@@ -717,3 +717,20 @@ TEST_CASE("extxyz writer reports files it cannot open or write", "[extxyz]") {
                Contains("/dev/full") && Contains("No space left on device"));
   }
 }
+
+TEST_CASE("extxyz: a trajectory cut inside its last frame gives its complete frames", "[extxyz]") {
+  TemporaryDirectory directory;
+  const std::string frame = "2\nLattice=\"5 0 0 0 5 0 0 0 5\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\nAr 0 0 0\nAr 1 1 1\n";
+  write_text(directory.file("cut.extxyz"), frame + frame + "2\nLattice=\"5 0 0 0 5 0 0 0 5\" Properties=species:S:1:pos:R:3\nAr 0 0");
+  nqmd::ExtxyzReader reader(directory.file("cut.extxyz"));
+  bool truncated = false;
+  CHECK(reader.count_complete_frames(truncated) == 2);
+  CHECK(truncated);
+  CHECK(reader.read(1).system.positions[1] == Vec3(1, 1, 1));
+  // count() stays strict, and so does a file that is damaged elsewhere.
+  nqmd::ExtxyzReader strict(directory.file("cut.extxyz"));
+  CHECK_THROWS_WITH(strict.count(), Contains("truncated frame"));
+  write_text(directory.file("bad.extxyz"), frame + "x\n" + frame);
+  nqmd::ExtxyzReader damaged(directory.file("bad.extxyz"));
+  CHECK_THROWS_AS(damaged.count_complete_frames(truncated), nqmd::InputError);
+}
