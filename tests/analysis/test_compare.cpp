@@ -82,7 +82,8 @@ TEST_CASE("RDF comparison: differences and first peaks per pair", "[analysis]") 
   SECTION("two lattice constants: the first peaks sit at a / sqrt(2)") {
     const RdfResult first = thermal_fcc_rdf(3.61, 1);
     const RdfResult second = thermal_fcc_rdf(3.70, 2);
-    const RdfPairComparison& cu = compare_rdfs(first, second).pair("Cu", "Cu");
+    const RdfComparison comparison = compare_rdfs(first, second);
+    const RdfPairComparison& cu = comparison.pair("Cu", "Cu");
     INFO("first peaks " << cu.first_peak_1.r << " and " << cu.first_peak_2.r
                         << " A; int |dg| dr = " << cu.integrated_absolute_difference
                         << " A, max |dg| = " << cu.max_absolute_difference << " at " << cu.r_of_max_difference << " A");
