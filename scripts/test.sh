@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# One command from a fresh Debian 12 machine to the whole test suite: packages, build, ctest.
+# One command from a fresh Debian 12 machine to the whole test suite: packages, build, ctest, then the torch-free
+# libraries' tests again under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh).
 # The tests read reference data from ../shared (beside this repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --tests
 scripts/build.sh -DNQMD_BUILD_TESTS=ON -DNQMD_BUILD_BENCH=ON
 ctest --test-dir build --output-on-failure -j"$(nproc)"
+scripts/sanitize.sh
