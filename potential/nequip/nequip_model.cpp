@@ -664,6 +664,11 @@ NequipModel::NequipModel(const std::string& path, const ModelOptions& options) :
         state[key.substr(8)] = array_tensor(file.get(key), "native NequIP model '" + path + "': '" + key + "'");
   } else {
     detail::DeployedModule deployed = detail::load_deployed(path, false);
+    // The native port follows the module layout of nequip 0.6 (parameter names, builders, config keys).
+    if (deployed.metadata.nequip_version.rfind("0.6.", 0) != 0)
+      throw InputError("NequIP model '" + path + "' was deployed by nequip " + deployed.metadata.nequip_version +
+                       "; the native backend supports models deployed by nequip 0.6.x (torch 1.13); try backend = "
+                       "\"torchscript\"");
     for (const auto& p : deployed.module.named_parameters(true)) state[p.name] = p.value.detach().clone();
     for (const auto& b : deployed.module.named_buffers(true)) state[b.name] = b.value.detach().clone();
     impl_->metadata = deployed.metadata;

@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "engine/error.hpp"
+#include "potential/nequip/nequip_model.hpp"
 #include "potential/nequip/torchscript_model.hpp"
 #include "reference_data.hpp"
 
@@ -109,4 +110,20 @@ TEST_CASE("torchscript: empty nequip_version is rejected", "[nequip][torchscript
   REQUIRE(std::system(command.c_str()) == 0);
   CHECK_THROWS_WITH(TorchScriptModel(path), Catch::Contains(path) && Catch::Contains("nequip_version"));
   CHECK(std::system(("rm -rf /tmp/nqmd_nover " + path).c_str()) == 0);
+}
+
+TEST_CASE("native backend: a model deployed by another nequip version is refused, naming the versions",
+          "[nequip][torchscript]") {
+  // Repack model A as if deployed by nequip 0.5.6 (stored zip, as torch writes it).
+  const std::string path = "/tmp/nqmd_test_old_version.pth";
+  const std::string command = "cd /tmp && rm -rf nqmd_oldver && mkdir nqmd_oldver && cd nqmd_oldver && unzip -q '" +
+                              nequip_path("modelA/deployed.pth") +
+                              "' && printf 0.5.6 > deployed/extra/nequip_version && rm -f " + path +
+                              " && zip -q -0 -r " + path + " deployed";
+  REQUIRE(std::system(command.c_str()) == 0);
+  CHECK_THROWS_WITH(nqmd::nequip::NequipModel(path),
+                    Catch::Contains("nequip 0.5.6") && Catch::Contains("supports models deployed by nequip 0.6.x"));
+  // TorchScript runs it as pair_nequip would.
+  CHECK_NOTHROW(TorchScriptModel(path));
+  CHECK(std::system(("rm -rf /tmp/nqmd_oldver " + path).c_str()) == 0);
 }
