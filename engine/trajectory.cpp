@@ -131,7 +131,7 @@ std::vector<std::vector<Vec3>> Trajectory::unwrapped_positions() const {
   const std::size_t n = atoms();
   const bool have_images =
       std::all_of(frames.begin(), frames.end(), [n](const TrajectoryFrame& frame) { return frame.images.size() == n; });
-  // Image counts along non-periodic axes are placeholders (H5MD); they never shift a position.
+  // Image counts along non-periodic axes carry no meaning (H5MD stores zeros there); they never shift a position.
   const auto periodic_part = [](const Cell& cell, Vec3i image) {
     for (int axis = 0; axis < 3; ++axis)
       if (!cell.periodic(axis)) image[axis] = 0;
