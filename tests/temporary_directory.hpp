@@ -11,6 +11,19 @@
 
 namespace nqmd::test {
 
+// Whole-file text helpers for tests (binary mode: bytes as written).
+inline bool write_text_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  return out.good();
+}
+inline std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 class TemporaryDirectory {
  public:
   explicit TemporaryDirectory(const std::string& prefix = "nqmd-test") {
@@ -31,15 +44,8 @@ class TemporaryDirectory {
   std::string path(const std::string& name) const { return (directory_ / name).string(); }
   std::string file(const std::string& name) const { return path(name); }
   bool exists(const std::string& name) const { return std::filesystem::exists(directory_ / name); }
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(directory_ / name, std::ios::binary) << text;
-  }
-  std::string read(const std::string& name) const {
-    std::ifstream in(directory_ / name, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
+  void write(const std::string& name, const std::string& text) const { write_text_file(path(name), text); }
+  std::string read(const std::string& name) const { return read_text_file(path(name)); }
 
  private:
   std::filesystem::path directory_;

@@ -33,18 +33,8 @@ class TemporaryDirectory : public nqmd::test::TemporaryDirectory {
   TemporaryDirectory() : nqmd::test::TemporaryDirectory("nqmd-test-extxyz") {}
 };
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  REQUIRE(out.good());
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+void write_text(const std::string& path, const std::string& text) { REQUIRE(nqmd::test::write_text_file(path, text)); }
+std::string read_text(const std::string& path) { return nqmd::test::read_text_file(path); }
 
 // Message of the InputError that action throws; fails the test if it throws nothing.
 template <typename Action>

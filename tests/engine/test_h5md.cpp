@@ -50,18 +50,8 @@ std::string input_error_message(Action&& action) {
   return {};
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  REQUIRE(out.good());
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+void write_text(const std::string& path, const std::string& text) { REQUIRE(nqmd::test::write_text_file(path, text)); }
+std::string read_text(const std::string& path) { return nqmd::test::read_text_file(path); }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Frames to write: a random walk of a few atoms, stored wrapped with image counters, in a slightly fluctuating cell.
