@@ -4,6 +4,7 @@
 
 #include "app/analyze_command.hpp"
 #include "app/run_command.hpp"
+#include "app/train_command.hpp"
 
 namespace nqmd {
 namespace {
@@ -25,6 +26,12 @@ std::string key_table(const SectionSchema& schema) {
     text += fmt::format("| `{}` | {} | {} | {} |\n", key.name, type, fallback.empty() ? "-" : fmt::format("`{}`", fallback),
                         key.doc);
   }
+  text +=
+      "\n# train.toml reference\n\n"
+      "`nequip-md train train.toml` fits a NequIP model to labelled extxyz frames (docs/training.md). The same rules\n"
+      "as input.toml apply: snake_case keys, unknown keys are errors, paths relative to the training file.\n";
+  for (const SectionSchema* schema : train_input_sections())
+    text += fmt::format("\n## [{}]\n\n{}\n\n{}", schema->name, schema->doc, key_table(*schema));
   return text;
 }
 

@@ -11,6 +11,7 @@
 #include "app/evaluate_command.hpp"
 #include "app/input_reference.hpp"
 #include "app/run_command.hpp"
+#include "app/train_command.hpp"
 #include "engine/error.hpp"
 #include "engine/log.hpp"
 #include "engine/stop_signals.hpp"
@@ -35,6 +36,12 @@ int main(int argc, char** argv) {
   analyze->add_option("input", analysis_path, "analysis file (TOML)")->required();
 
   CLI::App* reference = app.add_subcommand("input-reference", "print the reference of every input.toml key (Markdown)");
+
+  nqmd::TrainRequest train_request;
+  CLI::App* train = app.add_subcommand("train", "fit a NequIP model to extxyz frames as TRAIN.toml describes");
+  train->add_option("input", train_request.input_path, "training input (TOML)")->required();
+  train->add_flag("--resume", train_request.resume, "continue exactly from the output directory's checkpoint.npz");
+  train->add_flag("-f,--force", train_request.force, "replace the files of an earlier training");
 
   nqmd::EvaluateRequest evaluate_request;
   CLI::App* evaluate = app.add_subcommand("evaluate", "evaluate a NequIP model on extxyz frames; score it against their labels");
@@ -66,6 +73,8 @@ int main(int argc, char** argv) {
       if (!restart_path.empty()) run_request.restart_path = restart_path;
       nqmd::install_stop_signal_handlers();
       nqmd::run_simulation(run_request);
+    } else if (*train) {
+      nqmd::run_training(train_request);
     } else if (*evaluate) {
       nqmd::evaluate_frames(evaluate_request);
     } else if (*analyze) {

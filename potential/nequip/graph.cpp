@@ -3,6 +3,8 @@
 #include <string>
 
 #include "engine/error.hpp"
+#include "engine/neighbor_list.hpp"
+#include "engine/system.hpp"
 
 namespace nqmd::nequip {
 
@@ -27,6 +29,31 @@ void AtomicGraph::validate(int num_types) const {
       throw InputError("NequIP graph: edge " + std::to_string(e) + " refers to an atom outside 0.." +
                        std::to_string(n) + "-1");
     }
+  }
+}
+
+void build_graph(const System& system, const NeighborList& neighbors, double r_max,
+                 const std::vector<std::int64_t>& type_of_species, AtomicGraph& graph) {
+  const std::size_t n = system.size();
+  graph.positions.assign(system.positions.begin(), system.positions.end());
+  graph.atom_types.resize(n);
+  for (std::size_t i = 0; i < n; ++i) graph.atom_types[i] = type_of_species[static_cast<std::size_t>(system.species[i])];
+  graph.cell = system.cell.any_periodic() ? system.cell.lattice() : Mat3::Zero();
+  graph.edge_centers.clear();
+  graph.edge_neighbors.clear();
+  graph.edge_cell_shifts.clear();
+  const Mat3 lattice_columns = system.cell.lattice().transpose();
+  const std::vector<int>& centers = neighbors.centers();
+  const std::vector<int>& others = neighbors.neighbors();
+  const std::vector<Vec3i>& shifts = neighbors.shifts();
+  const double r_max_squared = r_max * r_max;
+  for (std::size_t e = 0; e < neighbors.num_edges(); ++e) {
+    const Vec3 shift = shifts[e].cast<double>();
+    const Vec3 r = system.positions[others[e]] - system.positions[centers[e]] + lattice_columns * shift;
+    if (r.squaredNorm() >= r_max_squared) continue;
+    graph.edge_centers.push_back(centers[e]);
+    graph.edge_neighbors.push_back(others[e]);
+    graph.edge_cell_shifts.push_back(shift);
   }
 }
 

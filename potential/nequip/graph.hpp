@@ -9,6 +9,11 @@
 
 #include "engine/cell.hpp"
 
+namespace nqmd {
+struct System;
+class NeighborList;
+}  // namespace nqmd
+
 namespace nqmd::nequip {
 
 struct AtomicGraph {
@@ -24,6 +29,13 @@ struct AtomicGraph {
   // Throws InputError if the arrays disagree in length or an index or type is out of range.
   void validate(int num_types) const;
 };
+
+// Fills `graph` with the graph of `system` for a model of cutoff `r_max`: positions, the nequip type of each
+// atom (type_of_species[system.species[i]]), the lattice (zero when no axis is periodic) and the edges of the
+// full neighbour list `neighbors` (radius >= r_max) with |r_ij| < r_max (strict, as nequip and pair_nequip).
+// Reuses the graph's storage.
+void build_graph(const System& system, const NeighborList& neighbors, double r_max,
+                 const std::vector<std::int64_t>& type_of_species, AtomicGraph& graph);
 
 struct ModelOutput {
   double total_energy = 0.0;           // eV

@@ -1,5 +1,6 @@
 #include "potential/nequip/nequip_model.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -10,6 +11,7 @@
 #include "potential/nequip/detail/deployed_impl.hpp"
 #include "potential/nequip/detail/e3nn_impl.hpp"
 #include "potential/nequip/detail/nequip_model_impl.hpp"
+#include "potential/nequip/detail/tensor_npy_impl.hpp"
 #include "potential/nequip/npz.hpp"
 
 namespace nqmd::nequip {
@@ -272,6 +274,9 @@ NequipNetwork::NequipNetwork(const DeployedMetadata& metadata, const std::map<st
   const std::string avg = config.get_string("avg_num_neighbors", "null");
   avg_num_neighbors_ = avg == "null" ? 1.0 : config.get_double("avg_num_neighbors");
   const bool use_sc = config.get_bool("use_sc", true);
+  bessel_trainable_ = config.get_bool("BesselBasis_trainable", true);
+  per_species_scales_trainable_ = config.get_bool("per_species_rescale_scales_trainable", false);
+  per_species_shifts_trainable_ = config.get_bool("per_species_rescale_shifts_trainable", false);
   const bool resnet = config.get_bool("resnet", false);
 
   // SimpleIrrepsConfig: explicit irreps in the config win, otherwise derived from num_features/l_max/parity.
@@ -451,8 +456,8 @@ NequipNetwork::NequipNetwork(const DeployedMetadata& metadata, const std::map<st
 }
 
 torch::Tensor NequipNetwork::energy_graph(const torch::Tensor& pos, const torch::Tensor& atom_types,
-                                          const torch::Tensor& edge_index, const torch::Tensor& edge_cell_shift,
-                                          const torch::Tensor& cell, Stages* stages) const {
+                                          const torch::Tensor& edge_index, const torch::Tensor& edge_shift_vectors,
+                                          Stages* stages) const {
   auto record = [&](const std::string& key, const torch::Tensor& t) {
     if (stages) (*stages)[key] = t.detach().clone();
   };
@@ -462,8 +467,7 @@ torch::Tensor NequipNetwork::energy_graph(const torch::Tensor& pos, const torch:
   record("one_hot:node_features", one_hot);
   const torch::Tensor centers = edge_index[0];
   const torch::Tensor neighbors = edge_index[1];
-  const torch::Tensor edge_vec =
-      pos.index_select(0, neighbors) - pos.index_select(0, centers) + torch::matmul(edge_cell_shift, cell);
+  const torch::Tensor edge_vec = pos.index_select(0, neighbors) - pos.index_select(0, centers) + edge_shift_vectors;
   record("spharm_edges:edge_vectors", edge_vec);
   const torch::Tensor edge_sh = spherical_harmonics(irreps_edge_sh_, edge_vec, true);
   record("spharm_edges:edge_attrs", edge_sh);
@@ -537,7 +541,8 @@ NequipNetwork::Result NequipNetwork::forward(const torch::Tensor& pos_in, const 
     cell = cell + torch::matmul(cell, symmetric);
     if (stages) (*stages)["one_hot:_displacement"] = displacement.detach().clone();
   }
-  const torch::Tensor atomic = energy_graph(positions, atom_types, edge_index, shifts, cell, stages);
+  const torch::Tensor atomic =
+      energy_graph(positions, atom_types, edge_index, torch::matmul(shifts, cell), stages);
   const torch::Tensor total = atomic.sum(0, true);  // [1, 1]
   if (stages) (*stages)["total_energy_sum:total_energy"] = total.detach().clone();
 
@@ -564,25 +569,74 @@ NequipNetwork::Result NequipNetwork::forward(const torch::Tensor& pos_in, const 
   return result;
 }
 
-}  // namespace detail
-
-namespace {
-
-constexpr const char* kFormatEntry = "nequip_md_native_model";
-constexpr std::int64_t kFormatVersion = 1;
-
-NpyArray text_array(const std::string& text) {
-  NpyArray a;
-  a.descr = "|u1";
-  a.shape = {text.size()};
-  a.bytes.assign(text.begin(), text.end());
-  return a;
+NequipNetwork::BatchResult NequipNetwork::forward_batch(const torch::Tensor& pos_in, const torch::Tensor& atom_types,
+                                                       const torch::Tensor& edge_index,
+                                                       const torch::Tensor& edge_cell_shift,
+                                                       const torch::Tensor& cells_in, const torch::Tensor& atom_frame,
+                                                       std::int64_t num_frames, bool virial,
+                                                       bool create_graph) const {
+  torch::AutoGradMode grad_mode(true);
+  const torch::Tensor pos = pos_in.to(dtype_).detach().requires_grad_(true);
+  torch::Tensor cells = cells_in.to(dtype_).reshape({num_frames, 3, 3});
+  torch::Tensor positions = pos;
+  torch::Tensor displacement;
+  if (virial) {
+    // One symmetric strain per frame, as nequip's StressOutput applies it to a batch.
+    displacement = torch::zeros({num_frames, 3, 3}, pos.options()).requires_grad_(true);
+    const torch::Tensor symmetric = 0.5 * (displacement + displacement.transpose(1, 2));
+    positions = pos + torch::bmm(pos.unsqueeze(1), symmetric.index_select(0, atom_frame)).squeeze(1);
+    cells = cells + torch::bmm(cells, symmetric);
+  }
+  const torch::Tensor edge_frame = atom_frame.index_select(0, edge_index[0]);
+  const torch::Tensor shift_vectors =
+      torch::bmm(edge_cell_shift.to(dtype_).unsqueeze(1), cells.index_select(0, edge_frame)).squeeze(1);
+  const torch::Tensor atomic = energy_graph(positions, atom_types, edge_index, shift_vectors, nullptr);
+  BatchResult result;
+  result.energy =
+      torch::zeros({num_frames}, atomic.options()).index_add(0, atom_frame, atomic.reshape({-1}));
+  std::vector<torch::Tensor> inputs{pos};
+  if (virial) inputs.push_back(displacement);
+  const auto grads = torch::autograd::grad({result.energy.sum()}, inputs, {}, /*retain_graph=*/create_graph,
+                                           create_graph, /*allow_unused=*/true);
+  result.forces = grads[0].defined() ? -grads[0] : torch::zeros_like(pos);
+  if (virial) result.virial = grads[1].defined() ? -grads[1] : torch::zeros_like(displacement);
+  return result;
 }
 
-std::string array_text(const NpzFile& file, const std::string& key) {
-  const NpyArray& a = file.get(key);
-  if (a.descr != "|u1") throw InputError("native NequIP model '" + file.path() + "': '" + key + "' is not text");
-  return std::string(a.bytes.begin(), a.bytes.end());
+std::vector<std::pair<std::string, torch::Tensor>> NequipNetwork::trainable_parameters() const {
+  if (dtype_ != torch::kFloat64)
+    throw InputError("NequIP training needs a float64 model (model_dtype: float64); deploy in float32 afterwards");
+  // The tensors the layers use, with their names in weights_ (they are the same tensors in a float64 model).
+  std::vector<std::pair<std::string, torch::Tensor>> used;
+  for (const auto& [name, tensor] : weights_) {
+    const bool scale_or_shift = name == "model.scale_by" || name == "model.shift_by";
+    const bool species_scale = name.find("per_species_rescale.scales") != std::string::npos;
+    const bool species_shift = name.find("per_species_rescale.shifts") != std::string::npos;
+    const bool bessel = name.find("bessel_weights") != std::string::npos;
+    if (scale_or_shift || (species_scale && !per_species_scales_trainable_) ||
+        (species_shift && !per_species_shifts_trainable_) || (bessel && !bessel_trainable_))
+      continue;
+    if (!tensor.defined() || tensor.numel() == 0 || !tensor.is_floating_point()) continue;
+    used.emplace_back(name, tensor);
+  }
+  // Guard the aliasing the optimiser relies on: every layer weight is one of these tensors.
+  std::vector<const void*> storage;
+  for (const auto& entry : used) storage.push_back(entry.second.data_ptr());
+  auto check = [&](const torch::Tensor& t) {
+    if (t.defined() && std::find(storage.begin(), storage.end(), t.data_ptr()) == storage.end())
+      throw std::logic_error("NequIP training: a layer weight is not one of the trainable tensors");
+  };
+  check(chemical_embedding_.weight());
+  for (const auto& layer : layers_) {
+    check(layer.linear_1.weight());
+    check(layer.linear_2.weight());
+    for (const auto& w : layer.fc.weights) check(w);
+    if (layer.use_sc) check(layer.sc_weight);
+  }
+  check(conv_to_output_hidden_.weight());
+  check(output_hidden_to_scalar_.weight());
+  if (bessel_trainable_) check(bessel_weights_);
+  return used;
 }
 
 NpyArray tensor_array(const torch::Tensor& tensor) {
@@ -623,6 +677,27 @@ torch::Tensor array_tensor(const NpyArray& a, const std::string& what) {
   return t;
 }
 
+}  // namespace detail
+
+namespace {
+
+constexpr const char* kFormatEntry = "nequip_md_native_model";
+constexpr std::int64_t kFormatVersion = 1;
+
+NpyArray text_array(const std::string& text) {
+  NpyArray a;
+  a.descr = "|u1";
+  a.shape = {text.size()};
+  a.bytes.assign(text.begin(), text.end());
+  return a;
+}
+
+std::string array_text(const NpzFile& file, const std::string& key) {
+  const NpyArray& a = file.get(key);
+  if (a.descr != "|u1") throw InputError("native NequIP model '" + file.path() + "': '" + key + "' is not text");
+  return std::string(a.bytes.begin(), a.bytes.end());
+}
+
 // Weights kept in the default dtype (float64) whatever the model dtype, as nequip builds them.
 bool default_dtype_weight(const std::string& name) {
   return name.find("per_species_rescale") != std::string::npos || name == "model.scale_by" ||
@@ -661,7 +736,7 @@ NequipModel::NequipModel(const std::string& path, const ModelOptions& options) :
       throw InputError("native NequIP model '" + path + "': bad r_max or type_names");
     for (const std::string& key : file.keys())
       if (key.rfind("weights/", 0) == 0)
-        state[key.substr(8)] = array_tensor(file.get(key), "native NequIP model '" + path + "': '" + key + "'");
+        state[key.substr(8)] = detail::array_tensor(file.get(key), "native NequIP model '" + path + "': '" + key + "'");
   } else {
     detail::DeployedModule deployed = detail::load_deployed(path, false);
     // The native port follows the module layout of nequip 0.6 (parameter names, builders, config keys).
@@ -686,7 +761,7 @@ NequipModel::NequipModel(const std::string& path, const ModelOptions& options) :
 }
 
 NequipModel NequipModel::random(const std::string& config_yaml, const std::vector<std::string>& type_names,
-                                std::uint64_t seed) {
+                                std::uint64_t seed, const std::map<std::string, std::vector<double>>& fixed_weights) {
   const ModelConfig config = ModelConfig::parse(config_yaml, "random NequIP model config");
   NequipModel model;
   DeployedMetadata& meta = model.impl_->metadata;
@@ -698,7 +773,13 @@ NequipModel NequipModel::random(const std::string& config_yaml, const std::vecto
   meta.model_dtype = config.get_string("model_dtype", "float64");
   meta.default_dtype = "float64";
   meta.config = config_yaml;
-  model.impl_->network = std::make_unique<detail::NequipNetwork>(meta, std::map<std::string, torch::Tensor>{}, seed);
+  std::map<std::string, torch::Tensor> state;
+  for (const auto& [name, values] : fixed_weights) {
+    torch::Tensor t = torch::tensor(values, torch::kFloat64);
+    // The global scale and shift are 0-d buffers in nequip.
+    state[name] = name == "model.scale_by" || name == "model.shift_by" ? t.reshape({}) : t;
+  }
+  model.impl_->network = std::make_unique<detail::NequipNetwork>(meta, state, seed);
   return model;
 }
 
@@ -710,7 +791,7 @@ bool NequipModel::is_native_file(const std::string& path) {
   return first_zip_member(path) == std::string(kFormatEntry) + ".npy";
 }
 
-void NequipModel::save(const std::string& path) const {
+void NequipModel::save(const std::string& path, const std::vector<std::pair<std::string, NpyArray>>& extra) const {
   const DeployedMetadata& meta = impl_->metadata;
   std::vector<std::pair<std::string, NpyArray>> arrays;
   NpyArray version;
@@ -723,11 +804,12 @@ void NequipModel::save(const std::string& path) const {
   std::string names;
   for (const std::string& name : meta.type_names) names += (names.empty() ? "" : " ") + name;
   arrays.emplace_back("type_names", text_array(names));
-  arrays.emplace_back("r_max", tensor_array(torch::tensor({meta.r_max}, torch::kFloat64)));
+  arrays.emplace_back("r_max", detail::tensor_array(torch::tensor({meta.r_max}, torch::kFloat64)));
   arrays.emplace_back("model_dtype", text_array(meta.model_dtype));
   arrays.emplace_back("default_dtype", text_array(meta.default_dtype));
   arrays.emplace_back("config", text_array(meta.config));
-  for (const auto& [name, tensor] : impl_->network->weights()) arrays.emplace_back("weights/" + name, tensor_array(tensor));
+  for (const auto& [name, tensor] : impl_->network->weights()) arrays.emplace_back("weights/" + name, detail::tensor_array(tensor));
+  arrays.insert(arrays.end(), extra.begin(), extra.end());
   write_npz(path, arrays);
 }
 

@@ -5,12 +5,14 @@
 // to float64 rounding. Every model can return the virial: -dE/d(strain) by autograd through a symmetric
 // displacement, as nequip's StressOutput computes it. Torch-free header.
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "potential/nequip/deployed.hpp"
 #include "potential/nequip/graph.hpp"
+#include "potential/nequip/npz.hpp"
 
 namespace nqmd::nequip {
 
@@ -33,14 +35,18 @@ class NequipModel {
   // A model of the architecture that `config_yaml` describes (nequip's config keys: r_max, num_layers, l_max,
   // parity, num_features, num_basis, invariant_layers, invariant_neurons, PolynomialCutoff_p, avg_num_neighbors,
   // model_builders, nonlinearities, model_dtype ...), with random weights drawn from `seed` (see NequipNetwork).
+  // Weights named in `fixed_weights` (parameter name -> values in the parameter's shape, row-major) take those
+  // values instead; training sets the data-derived scales and shifts this way.
   static NequipModel random(const std::string& config_yaml, const std::vector<std::string>& type_names,
-                            std::uint64_t seed);
+                            std::uint64_t seed,
+                            const std::map<std::string, std::vector<double>>& fixed_weights = {});
   ~NequipModel();
   NequipModel(NequipModel&&) noexcept;
   NequipModel& operator=(NequipModel&&) noexcept;
 
   // Writes the native model file (metadata, config and every weight, bit for bit); InputError if it cannot.
-  void save(const std::string& path) const;
+  // `extra` arrays are appended (a training checkpoint is a model file with its optimiser state).
+  void save(const std::string& path, const std::vector<std::pair<std::string, NpyArray>>& extra = {}) const;
   // True if `path` is a native model file written by save().
   static bool is_native_file(const std::string& path);
 

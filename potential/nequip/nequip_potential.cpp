@@ -164,28 +164,7 @@ void NequipPotential::compute(const System& system, const NeighborList& neighbor
     m.mapped_symbols = system.species_symbols;
   }
   AtomicGraph& graph = m.graph;
-  const std::size_t n = system.size();
-  graph.positions.assign(system.positions.begin(), system.positions.end());
-  graph.atom_types.resize(n);
-  for (std::size_t i = 0; i < n; ++i) graph.atom_types[i] = m.type_of_species[static_cast<std::size_t>(system.species[i])];
-  graph.cell = system.cell.any_periodic() ? system.cell.lattice() : Mat3::Zero();
-
-  graph.edge_centers.clear();
-  graph.edge_neighbors.clear();
-  graph.edge_cell_shifts.clear();
-  const Mat3 lattice_columns = system.cell.lattice().transpose();
-  const std::vector<int>& centers = neighbors.centers();
-  const std::vector<int>& others = neighbors.neighbors();
-  const std::vector<Vec3i>& shifts = neighbors.shifts();
-  const double r_max_squared = m.r_max * m.r_max;
-  for (std::size_t e = 0; e < neighbors.num_edges(); ++e) {
-    const Vec3 shift = shifts[e].cast<double>();
-    const Vec3 r = system.positions[others[e]] - system.positions[centers[e]] + lattice_columns * shift;
-    if (r.squaredNorm() >= r_max_squared) continue;
-    graph.edge_centers.push_back(centers[e]);
-    graph.edge_neighbors.push_back(others[e]);
-    graph.edge_cell_shifts.push_back(shift);
-  }
+  build_graph(system, neighbors, m.r_max, m.type_of_species, graph);
 
   if (m.native) {
     m.native->evaluate(graph, true, m.output);

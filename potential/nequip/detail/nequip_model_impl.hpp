@@ -37,6 +37,7 @@ class EquivariantLinear {
   static std::int64_t weight_numel(const Irreps& in, const Irreps& out);
   torch::Tensor operator()(const torch::Tensor& x) const;  // [n, in.dim()] -> [n, out.dim()]
   const Irreps& irreps_out() const { return out_; }
+  const torch::Tensor& weight() const { return weight_; }
 
  private:
   struct Path {
@@ -127,6 +128,27 @@ class NequipNetwork {
                  const torch::Tensor& edge_cell_shift, const torch::Tensor& cell, bool compute_virial,
                  Stages* stages = nullptr) const;
 
+  // A batch of frames as one disjoint graph (for training): pos [N,3], atom_types [N], edge_index [2,E],
+  // edge_cell_shift [E,3], cells [B,3,3], atom_frame [N] (frame of each atom, 0..B-1). Returns the energies of
+  // the frames [B] and forces [N,3] (and virials [B,3,3] if `virial`) in the model's internal units, i.e.
+  // before the global scale (nequip trains against labels divided by it). With `create_graph` the results stay
+  // differentiable with respect to the weights (force training needs the second derivative).
+  struct BatchResult {
+    torch::Tensor energy;  // [B]
+    torch::Tensor forces;  // [N,3]
+    torch::Tensor virial;  // [B,3,3]; undefined unless requested
+  };
+  BatchResult forward_batch(const torch::Tensor& pos, const torch::Tensor& atom_types, const torch::Tensor& edge_index,
+                            const torch::Tensor& edge_cell_shift, const torch::Tensor& cells,
+                            const torch::Tensor& atom_frame, std::int64_t num_frames, bool virial,
+                            bool create_graph) const;
+  // The weights training updates, by parameter name (the tensors the network computes with, so in-place updates
+  // act on it): every weight except the per-species and global scales and shifts, unless the config makes them
+  // trainable (nequip's BesselBasis_trainable, per_species_rescale_{scales,shifts}_trainable). Float64 models
+  // only (InputError otherwise).
+  std::vector<std::pair<std::string, torch::Tensor>> trainable_parameters() const;
+  double global_scale() const { return has_global_scale_ ? global_scale_ : 1.0; }
+
   bool stress_output() const { return stress_output_; }
   const std::vector<ConvNetLayer>& layers() const { return layers_; }
   torch::ScalarType dtype() const { return dtype_; }
@@ -135,9 +157,11 @@ class NequipNetwork {
   const std::map<std::string, torch::Tensor>& weights() const { return weights_; }
 
  private:
+  // Per-atom energies [N,1] (float64, after the per-species scale and shift); `edge_shift_vectors` [E,3] are the
+  // Cartesian lattice translations edge_cell_shift . cell of the edges.
   torch::Tensor energy_graph(const torch::Tensor& pos, const torch::Tensor& atom_types,
-                             const torch::Tensor& edge_index, const torch::Tensor& edge_cell_shift,
-                             const torch::Tensor& cell, Stages* stages) const;
+                             const torch::Tensor& edge_index, const torch::Tensor& edge_shift_vectors,
+                             Stages* stages) const;
 
   torch::ScalarType dtype_ = torch::kFloat64;
   int num_types_ = 0;
@@ -155,6 +179,9 @@ class NequipNetwork {
   bool has_global_scale_ = false;
   double global_shift_ = 0.0;  // RescaleOutput's shift of total_energy (absent by default)
   bool has_global_shift_ = false;
+  bool bessel_trainable_ = true;
+  bool per_species_scales_trainable_ = false;
+  bool per_species_shifts_trainable_ = false;
   std::map<std::string, torch::Tensor> weights_;
 };
 
