@@ -26,12 +26,6 @@ std::string key_table(const SectionSchema& schema) {
     text += fmt::format("| `{}` | {} | {} | {} |\n", key.name, type, fallback.empty() ? "-" : fmt::format("`{}`", fallback),
                         key.doc);
   }
-  text +=
-      "\n# train.toml reference\n\n"
-      "`nequip-md train train.toml` fits a NequIP model to labelled extxyz frames (docs/training.md). The same rules\n"
-      "as input.toml apply: snake_case keys, unknown keys are errors, paths relative to the training file.\n";
-  for (const SectionSchema* schema : train_input_sections())
-    text += fmt::format("\n## [{}]\n\n{}\n\n{}", schema->name, schema->doc, key_table(*schema));
   return text;
 }
 
@@ -58,6 +52,12 @@ std::string input_reference_markdown() {
       "section present and writes CSV files, gnuplot figures and a summary to the [output] directory. The same\n"
       "rules as input.toml apply: snake_case keys, unknown keys are errors, paths relative to the analysis file.\n";
   for (const SectionSchema* schema : analysis_input_sections())
+    text += fmt::format("\n## [{}]\n\n{}\n\n{}", schema->name, schema->doc, key_table(*schema));
+  text +=
+      "\n# train.toml reference\n\n"
+      "`nequip-md train train.toml` fits a NequIP model to labelled extxyz frames (docs/training.md). The same rules\n"
+      "as input.toml apply: snake_case keys, unknown keys are errors, paths relative to the training file.\n";
+  for (const SectionSchema* schema : train_input_sections())
     text += fmt::format("\n## [{}]\n\n{}\n\n{}", schema->name, schema->doc, key_table(*schema));
   return text;
 }

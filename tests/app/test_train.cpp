@@ -1,0 +1,149 @@
+// `nequip-md train` through the command line: a tiny training, refusal to clobber it, --resume, bad input, and
+// NVE molecular dynamics with the model it wrote (energy conserved as for the reference model A).
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include "cli_runner.hpp"
+#include "test_paths.hpp"
+
+namespace {
+
+using nqmd::test::CliSandbox;
+
+std::string train_input(int epochs) {
+  return fmt::format(R"([data]
+files = ["{}"]
+n_train = 12
+n_val = 4
+n_test = 4
+
+[model]
+r_max = 4.0
+num_layers = 1
+l_max = 1
+num_features = 4
+num_basis = 4
+invariant_layers = 1
+invariant_neurons = 8
+
+[training]
+max_epochs = {}
+batch_size = 3
+threads = 1
+)",
+                     nqmd::test::shared_path("reference/nequip-0.6.2/data/train_mixed.extxyz"), epochs);
+}
+
+std::vector<double> csv_column(const std::string& csv, int column, int header_lines) {
+  std::vector<double> values;
+  std::istringstream lines(csv);
+  std::string line;
+  for (int k = 0; k < header_lines; ++k) std::getline(lines, line);
+  while (std::getline(lines, line)) {
+    std::istringstream fields(line);
+    std::string field;
+    for (int c = 0; c <= column; ++c) std::getline(fields, field, ',');
+    values.push_back(std::stod(field));
+  }
+  return values;
+}
+
+}  // namespace
+
+TEST_CASE("train: a tiny training, no clobbering, --resume, and NVE with the trained model", "[app][train]") {
+  CliSandbox sandbox;
+  sandbox.write("train.toml", train_input(3));
+  auto result = sandbox.run("train train.toml");
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out.find("avg_num_neighbors") != std::string::npos);
+  CHECK(result.out.find("test set: 4 frames") != std::string::npos);
+  for (const char* file : {"best_model.npz", "last_model.npz", "checkpoint.npz", "metrics_epoch.csv", "test_errors.txt"})
+    CHECK(sandbox.exists(std::string("training/") + file));
+  CHECK(csv_column(sandbox.read("training/metrics_epoch.csv"), 0, 2) == std::vector<double>{1, 2, 3});
+
+  // A second training into the same directory is refused unless asked for.
+  result = sandbox.run("train train.toml");
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("train.toml:") != std::string::npos);
+  CHECK(result.err.find("--resume") != std::string::npos);
+
+  // --resume continues after epoch 3.
+  sandbox.write("train.toml", train_input(5));
+  result = sandbox.run("train train.toml --resume");
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out.find("resumed from") != std::string::npos);
+  CHECK(csv_column(sandbox.read("training/metrics_epoch.csv"), 0, 2) == std::vector<double>{1, 2, 3, 4, 5});
+
+  // NVE with the model: 32-atom fcc Cu/Au frame of the training data, 200 steps of 1 fs.
+  sandbox.write("md.toml", fmt::format(R"([structure]
+file = "{}"
+frame = 0
+
+[velocities]
+kind = "maxwell_boltzmann"
+temperature = 300.0
+seed = 5
+
+[potential]
+kind = "nequip"
+model = "training/best_model.npz"
+
+[neighbor]
+skin = 0.5
+
+[integrator]
+kind = "nve"
+timestep = 1.0
+
+[run]
+steps = 200
+thermo_every = 10
+checkpoint_file = ""
+)",
+                                       nqmd::test::shared_path("reference/nequip-0.6.2/data/train_bulk.extxyz")));
+  result = sandbox.run("run md.toml");
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const std::vector<double> total = csv_column(sandbox.read("thermo.csv"), 4, 1);
+  REQUIRE(total.size() == 21);
+  const double drift = (total.back() - total.front()) / 32;
+  const auto [low, high] = std::minmax_element(total.begin(), total.end());
+  WARN("trained tiny model, NVE 200 fs: drift " << drift * 1e3 << " meV/atom, fluctuation " << (*high - *low) / 32 * 1e3
+                                               << " meV/atom");
+  // The bound of model A's NVE test.
+  CHECK(std::abs(drift) < 0.2e-3);
+  CHECK((*high - *low) / 32 < 0.3e-3);
+}
+
+TEST_CASE("train: bad input is a one-line error with exit code 1", "[app][train]") {
+  CliSandbox sandbox;
+  sandbox.write("typo.toml", train_input(1) + "\n[optimizer]\nlearning_rat = 0.01\n");
+  auto result = sandbox.run("train typo.toml");
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("typo.toml:") != std::string::npos);
+  CHECK(result.err.find("learning_rate") != std::string::npos);  // did you mean
+
+  sandbox.write("lr.toml", train_input(1) + "\n[optimizer]\nlearning_rate = 0.0\n");
+  result = sandbox.run("train lr.toml");
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("lr.toml:") != std::string::npos);
+  CHECK(result.err.find("learning_rate") != std::string::npos);
+
+  sandbox.write("missing.toml", "[data]\nfiles = [\"nowhere.extxyz\"]\n");
+  result = sandbox.run("train missing.toml");
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("nowhere.extxyz") != std::string::npos);
+
+  // Stress training asked of frames without stress (train_mixed has energies and forces only).
+  sandbox.write("stress.toml", train_input(1) + "\n[loss]\nstress = 1.0\n");
+  result = sandbox.run("train stress.toml");
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("no periodic training frame has a stress") != std::string::npos);
+  CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+}
