@@ -1,5 +1,6 @@
 #include "app/train_command.hpp"
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
@@ -382,7 +383,10 @@ void run_training(const TrainRequest& request) {
     }
   }
   s.progress = log::level() != log::Level::quiet;
-  const nequip::TrainingReport report = nequip::train_nequip(s, [](const std::string& line) { log::info("{}", line); });
+  const nequip::TrainingReport report = nequip::train_nequip(s, [](const std::string& line) {
+    log::info("{}", line);
+    std::fflush(stdout);  // line by line in logs of batch jobs
+  });
 
 #if __has_include("analysis/plot.hpp")
   if (output.boolean("plot") && !report.epochs.empty()) {

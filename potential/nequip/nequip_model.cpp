@@ -34,9 +34,35 @@ bool path_exists(const Irreps& in1, const Irreps& in2, const Irrep& out) {
   return false;
 }
 
-torch::Tensor block(const torch::Tensor& x, const Irreps& irreps, const std::vector<int>& offsets, int i) {
-  const MulIrrep& b = irreps[static_cast<std::size_t>(i)];
-  return x.narrow(1, offsets[static_cast<std::size_t>(i)], b.dim()).reshape({x.size(0), b.mul, b.ir.dim()});
+// The blocks of x [n, irreps.dim()] as [n, mul, 2l+1] views from one split: its backward is one concatenation,
+// where a narrow per block would allocate a zero gradient of the whole of x for every block (it matters for
+// training, which differentiates through this twice).
+std::vector<torch::Tensor> blocks_of(const torch::Tensor& x, const Irreps& irreps) {
+  std::vector<std::int64_t> sizes;
+  for (const auto& b : irreps.blocks()) sizes.push_back(b.dim());
+  std::vector<torch::Tensor> parts = x.split_with_sizes(sizes, 1);
+  for (std::size_t k = 0; k < parts.size(); ++k) parts[k] = parts[k].reshape({x.size(0), irreps[k].mul, irreps[k].ir.dim()});
+  return parts;
+}
+
+// Columns [offset, offset + size) of x for each (offset, size), from one split of x (the ranges must tile x).
+std::vector<torch::Tensor> column_ranges(const torch::Tensor& x, const std::vector<std::pair<std::int64_t, std::int64_t>>& ranges,
+                                         int dim) {
+  std::vector<std::size_t> order(ranges.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return ranges[a].first < ranges[b].first; });
+  std::vector<std::int64_t> sizes;
+  std::int64_t end = 0;
+  for (std::size_t k : order) {
+    if (ranges[k].first != end) throw std::logic_error("column_ranges: the ranges do not tile the tensor");
+    sizes.push_back(ranges[k].second);
+    end += ranges[k].second;
+  }
+  if (end != x.size(dim)) throw std::logic_error("column_ranges: the ranges do not tile the tensor");
+  const std::vector<torch::Tensor> parts = x.split_with_sizes(sizes, dim);
+  std::vector<torch::Tensor> out(ranges.size());
+  for (std::size_t k = 0; k < order.size(); ++k) out[order[k]] = parts[k];
+  return out;
 }
 
 }  // namespace
@@ -98,7 +124,7 @@ std::int64_t EquivariantLinear::weight_numel(const Irreps& in, const Irreps& out
 }
 
 torch::Tensor EquivariantLinear::operator()(const torch::Tensor& x) const {
-  const std::vector<int> in_offsets = in_.offsets();
+  const std::vector<torch::Tensor> in_blocks = blocks_of(x, in_);
   const std::int64_t n = x.size(0);
   std::vector<torch::Tensor> outputs;
   for (std::size_t o = 0; o < out_.size(); ++o) {
@@ -110,7 +136,7 @@ torch::Tensor EquivariantLinear::operator()(const torch::Tensor& x) const {
                                   .reshape({mul_in, out_[o].mul});
       // [n, mul_in, d] -> [n, d, mul_in] @ [mul_in, mul_out] -> [n, mul_out, d]
       const torch::Tensor term =
-          torch::matmul(block(x, in_, in_offsets, p.i_in).transpose(1, 2), w).transpose(1, 2) * p.weight;
+          torch::matmul(in_blocks[static_cast<std::size_t>(p.i_in)].transpose(1, 2), w * p.weight).transpose(1, 2);
       sum = sum.defined() ? sum + term : term;
     }
     if (!sum.defined()) sum = torch::zeros({n, out_[o].mul, out_[o].ir.dim()}, x.options());
@@ -141,7 +167,20 @@ TensorProduct::TensorProduct(Irreps in1, Irreps in2, Irreps out, Mode mode,
     path.weight_offset = weight_numel_;
     weight_numel_ += mode_ == Mode::uvu ? static_cast<std::int64_t>(a.mul) * b.mul
                                         : static_cast<std::int64_t>(a.mul) * b.mul * c.mul;
-    path.w3j = wigner_3j_tensor(a.ir.l, b.ir.l, c.ir.l, options).reshape({a.ir.dim() * b.ir.dim(), c.ir.dim()});
+    const torch::Tensor w3j =
+        wigner_3j_tensor(a.ir.l, b.ir.l, c.ir.l, options).reshape({a.ir.dim() * b.ir.dim(), c.ir.dim()});
+    // A scalar input (l1 = 0 or l2 = 0) makes C = +-I/sqrt(2l+1): a factor instead of a matrix product, one
+    // operation less per path forwards and in each derivative.
+    if (a.ir.l == 0 || b.ir.l == 0) {
+      const double diagonal = w3j[0][0].item<double>();
+      const torch::Tensor identity = torch::eye(c.ir.dim(), options) * diagonal;
+      if (w3j.size(0) == c.ir.dim() && torch::allclose(w3j, identity, 0.0, 1e-15)) path.factor = diagonal;
+    }
+    if (path.factor != 1.0 || a.ir.l == 0 || b.ir.l == 0) {
+      path.factor *= path.path_weight;
+    } else {
+      path.w3j = w3j * path.path_weight;
+    }
     paths_.push_back(path);
   }
 }
@@ -149,30 +188,41 @@ TensorProduct::TensorProduct(Irreps in1, Irreps in2, Irreps out, Mode mode,
 torch::Tensor TensorProduct::operator()(const torch::Tensor& x1, const torch::Tensor& x2,
                                         const torch::Tensor& weight) const {
   const std::int64_t n = x1.size(0);
-  const std::vector<int> off1 = in1_.offsets(), off2 = in2_.offsets();
-  std::vector<torch::Tensor> sums(out_.size());
+  const std::vector<torch::Tensor> blocks1 = blocks_of(x1, in1_), blocks2 = blocks_of(x2, in2_);
+  // The per-path weight slices, from one split (see blocks_of).
+  std::vector<std::pair<std::int64_t, std::int64_t>> weight_ranges;
   for (const auto& p : paths_) {
+    const std::int64_t size = static_cast<std::int64_t>(in1_[static_cast<std::size_t>(p.i1)].mul) *
+                              in2_[static_cast<std::size_t>(p.i2)].mul *
+                              (mode_ == Mode::uvu ? 1 : out_[static_cast<std::size_t>(p.i_out)].mul);
+    weight_ranges.emplace_back(p.weight_offset, size);
+  }
+  const std::vector<torch::Tensor> path_weights = column_ranges(weight, weight_ranges, mode_ == Mode::uvu ? 1 : 0);
+  std::vector<torch::Tensor> sums(out_.size());
+  for (std::size_t k = 0; k < paths_.size(); ++k) {
+    const TensorProductPath& p = paths_[k];
     const auto& a = in1_[static_cast<std::size_t>(p.i1)];
     const auto& b = in2_[static_cast<std::size_t>(p.i2)];
     const auto& c = out_[static_cast<std::size_t>(p.i_out)];
-    const torch::Tensor u = block(x1, in1_, off1, p.i1);  // [n, mul1, d1]
-    const torch::Tensor v = block(x2, in2_, off2, p.i2);  // [n, mul2, d2]
+    const torch::Tensor& u = blocks1[static_cast<std::size_t>(p.i1)];  // [n, mul1, d1]
+    const torch::Tensor& v = blocks2[static_cast<std::size_t>(p.i2)];  // [n, mul2, d2]
     // [n, mul1, mul2, d1*d2] @ C -> [n, mul1, mul2, d3]
     const torch::Tensor outer = (u.unsqueeze(2).unsqueeze(-1) * v.unsqueeze(1).unsqueeze(3))
                                     .reshape({n, a.mul, b.mul, a.ir.dim() * b.ir.dim()});
-    const torch::Tensor coupled = torch::matmul(outer, p.w3j);
+    const torch::Tensor coupled = p.w3j.defined() ? torch::matmul(outer, p.w3j) : outer;
     torch::Tensor term;
-    if (mode_ == Mode::uvu) {
-      const torch::Tensor w = weight.narrow(1, p.weight_offset, static_cast<std::int64_t>(a.mul) * b.mul)
-                                  .reshape({n, a.mul, b.mul, 1});
+    if (mode_ == Mode::uvu && b.mul == 1) {
+      // One channel in x2 (the edge spherical harmonics): no sum over it.
+      term = coupled.reshape({n, a.mul, c.ir.dim()}) * path_weights[k].reshape({n, a.mul, 1});
+    } else if (mode_ == Mode::uvu) {
+      const torch::Tensor w = path_weights[k].reshape({n, a.mul, b.mul, 1});
       term = (coupled * w).sum(2);  // [n, mul1, d3]
     } else {
-      const torch::Tensor w = weight.narrow(0, p.weight_offset, static_cast<std::int64_t>(a.mul) * b.mul * c.mul)
-                                  .reshape({a.mul * b.mul, c.mul});
+      const torch::Tensor w = path_weights[k].reshape({a.mul * b.mul, c.mul});
       // [n, d3, mul1*mul2] @ [mul1*mul2, mul_out] -> [n, mul_out, d3]
       term = torch::matmul(coupled.reshape({n, a.mul * b.mul, c.ir.dim()}).transpose(1, 2), w).transpose(1, 2);
     }
-    term = term * p.path_weight;
+    if (p.factor != 1.0) term = term * p.factor;
     auto& sum = sums[static_cast<std::size_t>(p.i_out)];
     sum = sum.defined() ? sum + term : term;
   }
@@ -196,14 +246,21 @@ torch::Tensor FullyConnectedNet::operator()(const torch::Tensor& x) const {
 
 torch::Tensor Gate::operator()(const torch::Tensor& x) const {
   const std::int64_t n = x.size(0);
+  // Every slice from one split of x (see blocks_of): scalars, then gates, then gated.
+  std::vector<std::pair<std::int64_t, std::int64_t>> ranges;
+  for (const auto& s : scalars) ranges.emplace_back(s.offset, s.mul);
+  for (const auto& g : gates) ranges.emplace_back(g.offset, g.mul);
+  for (const auto& g : gated) ranges.emplace_back(g.offset, g.mul * g.dim);
+  const std::vector<torch::Tensor> parts = column_ranges(x, ranges, 1);
+  std::size_t part = 0;
   std::vector<torch::Tensor> out;
-  for (const auto& s : scalars) out.push_back(s.activation(x.narrow(1, s.offset, s.mul)));
+  for (const auto& s : scalars) out.push_back(s.activation(parts[part++]));
   std::vector<torch::Tensor> gate_values;
-  for (const auto& g : gates) gate_values.push_back(g.activation(x.narrow(1, g.offset, g.mul)));
+  for (const auto& g : gates) gate_values.push_back(g.activation(parts[part++]));
   const torch::Tensor all_gates = gate_values.empty() ? torch::Tensor() : torch::cat(gate_values, 1);
   std::int64_t channel = 0;
   for (const auto& g : gated) {
-    const torch::Tensor values = x.narrow(1, g.offset, g.mul * g.dim).reshape({n, g.mul, g.dim});
+    const torch::Tensor values = parts[part++].reshape({n, g.mul, g.dim});
     const torch::Tensor factors = all_gates.narrow(1, channel, g.mul).unsqueeze(-1);
     out.push_back((values * factors).reshape({n, g.mul * g.dim}));
     channel += g.mul;

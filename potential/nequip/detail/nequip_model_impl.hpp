@@ -56,7 +56,10 @@ struct TensorProductPath {
   int i1, i2, i_out;
   double path_weight;
   std::int64_t weight_offset;
-  torch::Tensor w3j;  // [(2l1+1)*(2l2+1), 2lout+1]
+  // C scaled by the path weight, [(2l1+1)*(2l2+1), 2lout+1]; undefined when C is a multiple of the identity
+  // (l1 = 0 or l2 = 0), which `factor` (path weight times that multiple) then stands for.
+  torch::Tensor w3j;
+  double factor = 1.0;
 };
 
 class TensorProduct {

@@ -723,12 +723,22 @@ TrainingReport train_nequip(const TrainingSettings& s, const std::function<void(
     return extra;
   };
 
-  log(fmt::format("{:>5} {:>9} {:>9} {:>12} {:>12} {:>14} {:>14}", "epoch", "wall_s", "lr", "train_loss",
-                  "val_loss", "val_E_meV/atom", "val_F_meV/A"));
-  for (const auto& r : report.epochs)
+  auto column = [&](const std::string& name) {
+    return static_cast<std::size_t>(std::find(report.columns.begin(), report.columns.end(), name) -
+                                    report.columns.begin());
+  };
+  const std::size_t train_loss_column = column("train_loss"), val_loss_column = column("val_loss"),
+                    val_energy_column = column("val_e_mae_meV_atom"), val_force_column = column("val_f_mae_meV_A");
+  auto log_epoch = [&](const EpochRecord& r) {
     log(fmt::format("{:>5} {:>9.1f} {:>9.3g} {:>12.5g} {:>12.5g} {:>14.4g} {:>14.4g}", r.epoch, r.wall,
-                    r.learning_rate, r.values[0], r.values[report.columns.size() / 2],
-                    r.values[report.columns.size() / 2 + 4], r.values[report.columns.size() / 2 + 6]));
+                    r.learning_rate, r.values[train_loss_column], r.values[val_loss_column],
+                    r.values[val_energy_column], r.values[val_force_column]));
+  };
+  log(fmt::format("{:>5} {:>9} {:>9} {:>12} {:>12} {:>14} {:>14}", "epoch", "wall_s", "lr", "train_loss",
+                  "val_loss", "val_E_MAE", "val_F_MAE"));
+  log(fmt::format("{:>5} {:>9} {:>9} {:>12} {:>12} {:>14} {:>14}", "", "s", "", "(internal)", "(internal)",
+                  "meV/atom", "meV/A"));
+  for (const auto& r : report.epochs) log_epoch(r);
 
   std::vector<std::int64_t> order(train_tensors.size());
   std::vector<std::int64_t> validation_order(validation_tensors.size());
@@ -808,10 +818,7 @@ TrainingReport train_nequip(const TrainingSettings& s, const std::function<void(
     }
     save_atomically(model, checkpoint_path, checkpoint_arrays());
     write_csv(csv_path, report);
-    const std::size_t half = report.columns.size() / 2;
-    log(fmt::format("{:>5} {:>9.1f} {:>9.3g} {:>12.5g} {:>12.5g} {:>14.4g} {:>14.4g}", epoch, record.wall,
-                    record.learning_rate, record.values[0], record.values[half], record.values[half + 4],
-                    record.values[half + 6]));
+    log_epoch(record);
     if (s.early_stopping_patience > 0 && epochs_without_improvement >= s.early_stopping_patience) {
       report.stop_reason = fmt::format("no better validation loss for {} epochs", s.early_stopping_patience);
       break;
