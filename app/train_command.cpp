@@ -53,7 +53,8 @@ const SectionSchema& data_schema() {
     SectionSchema s{"data",
                     "Labelled extxyz frames (as ASE writes them) and their split. Frames of `files` are split as "
                     "nequip splits them (torch.randperm with `seed`, nequip's dataset_seed): the first n_train "
-                    "train, the next n_val validate, the next n_test test. Stress follows ASE's sign "
+                    "train, the next n_val validate (as in nequip), the last n_test test (the same test frames "
+                    "for any n_train). Stress follows ASE's sign "
                     "(virial = -stress * V).",
                     {}};
     s.keys.push_back(KeySpec("files", KeyType::string_array, "extxyz files to split (relative to this file)").require());

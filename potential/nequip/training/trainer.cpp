@@ -377,6 +377,8 @@ Split load_and_split(const TrainingSettings& s, double r_max, std::vector<std::s
   auto convert = [&](const Source& src) {
     return make_training_frame(src.frame, src.where, s.keys, type_names, r_max);
   };
+  // Training and validation frames come first in the permutation, as nequip takes them; test frames from its end,
+  // so that the test set stays the same when n_train or n_val change (learning curves).
   Split split;
   for (std::int64_t k = 0; k < total; ++k) {
     const Source& src = pool[static_cast<std::size_t>(perm[static_cast<std::size_t>(k)])];
@@ -384,7 +386,7 @@ Split load_and_split(const TrainingSettings& s, double r_max, std::vector<std::s
       split.train.push_back(convert(src));
     } else if (k < n_train + n_val) {
       split.validation.push_back(convert(src));
-    } else if (k < n_train + n_val + n_test) {
+    } else if (k >= total - n_test) {
       split.test.push_back(convert(src));
     }
   }

@@ -21,7 +21,9 @@ struct TrainingSettings {
   std::vector<std::string> test_files;        // explicit test frames
   LabelKeys keys;
   std::vector<std::string> species;           // chemical symbols in type order; empty: by atomic number
-  // Split of `files` after nequip's permutation (dataset_seed): counts, or fractions when the count is < 0.
+  // Split of `files` after nequip's permutation (dataset_seed): training = its first n_train frames, validation =
+  // the next n_val (as nequip), test = its last n_test (the same test frames whatever n_train is). Counts, or
+  // fractions when the count is < 0.
   std::int64_t n_train = -1, n_val = -1, n_test = 0;
   double train_fraction = -1.0, val_fraction = -1.0, test_fraction = 0.0;
   std::uint64_t split_seed = 456;
