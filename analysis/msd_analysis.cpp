@@ -1,6 +1,7 @@
 // [msd]: tracer mean squared displacements and diffusion coefficients with error bars, optionally the collective
 // MSD and the Haven ratio; with a [reference] trajectory, D / D_reference with the combined error.
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 
@@ -26,6 +27,13 @@ SectionSchema msd_schema() {
   schema.keys.push_back(KeySpec("collective", KeyType::boolean,
                                 "also the collective MSD, D_sigma (time blocks) and the Haven ratio D*/D_sigma")
                             .defaults_to(false));
+  schema.keys.push_back(KeySpec("viscosity_mpa_s", KeyType::real,
+                                "shear viscosity (mPa s) for the Yeh-Hummer finite-size correction of D* (cubic "
+                                "cells); 0: none")
+                            .at_least(0)
+                            .defaults_to(0.0));
+  schema.keys.push_back(KeySpec("temperature", KeyType::real, "temperature (K) of the Yeh-Hummer correction")
+                            .greater_than(0));
   return schema;
 }
 
@@ -65,6 +73,11 @@ class MsdAnalysis final : public Analysis {
   explicit MsdAnalysis(const ConfigSection& section)
       : Analysis(section), options_(read_diffusion_options(section)), collective_(section.boolean("collective")) {
     if (section.has("species")) species_ = section.string_array("species");
+    viscosity_mpa_s_ = section.real("viscosity_mpa_s");
+    if (viscosity_mpa_s_ > 0) {
+      if (!section.has("temperature")) section.fail("temperature", "needed by viscosity_mpa_s (Yeh-Hummer)");
+      temperature_k_ = section.real("temperature");
+    }
   }
 
   void run(const AnalysisInput& input, AnalysisReport& report) override {
@@ -94,6 +107,7 @@ class MsdAnalysis final : public Analysis {
                                  format_estimate(tracer.d_cm2_per_s.value, tracer.d_cm2_per_s.error),
                                  error_method_name(tracer.error_method), tracer.samples_a2_per_ps.size(),
                                  tracer.fit_start_fs / 1000.0, tracer.fit_end_fs / 1000.0, tracer.log_log_slope));
+      if (viscosity_mpa_s_ > 0) yeh_hummer(trajectory, name, tracer, report);
       if (collective_) {
         header.push_back(fmt::format("msd_{}_collective_A2", name));
         columns.push_back(msd.collective(name).msd);
@@ -165,10 +179,35 @@ class MsdAnalysis final : public Analysis {
     }
   }
 
+  // Yeh & Hummer, J. Phys. Chem. B 108, 15873 (2004): D(infinite) = D(L) + xi k_B T / (6 pi eta L) for a cubic
+  // periodic cell of edge L, xi = 2.837297.
+  void yeh_hummer(const Trajectory& trajectory, const std::string& name, const DiffusionResult& tracer,
+                  AnalysisReport& report) const {
+    double volume = 0.0;
+    for (const auto& frame : trajectory.frames) volume += frame.cell.volume();
+    volume /= static_cast<double>(trajectory.frames.size());
+    if (!(volume > 0)) {
+      report.warn(this->name(), "Yeh-Hummer correction needs a periodic cell; skipped");
+      return;
+    }
+    const double edge_m = std::cbrt(volume) * 1e-10;
+    constexpr double boltzmann_j_per_k = 1.380649e-23;
+    const double correction_m2_per_s =
+        2.837297 * boltzmann_j_per_k * temperature_k_ / (6.0 * M_PI * viscosity_mpa_s_ * 1e-3 * edge_m);
+    const double correction_cm2_per_s = correction_m2_per_s * 1e4;
+    report.summary(fmt::format("[msd] {}: Yeh-Hummer (eta = {} mPa s, T = {} K, L = {:.4f} A): D*(infinite) = {} "
+                               "cm^2/s (correction {:.4g} cm^2/s)",
+                               name, viscosity_mpa_s_, temperature_k_, std::cbrt(volume),
+                               format_estimate(tracer.d_cm2_per_s.value + correction_cm2_per_s, tracer.d_cm2_per_s.error),
+                               correction_cm2_per_s));
+  }
+
  private:
   DiffusionAnalysisOptions options_;
   bool collective_;
   std::vector<std::string> species_;
+  double viscosity_mpa_s_ = 0.0;
+  double temperature_k_ = 0.0;
 
   void compare(const Trajectory& reference, const std::vector<std::string>& species,
                const std::vector<DiffusionResult>& tracers, AnalysisReport& report,

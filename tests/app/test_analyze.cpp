@@ -309,6 +309,25 @@ collective = true
   }
 }
 
+TEST_CASE("analyze [msd]: the Yeh-Hummer finite-size correction of D*", "[app][analyze]") {
+  CliSandbox sandbox;
+  write_walkers(sandbox.path("walk.extxyz"), std::vector<std::string>(20, "Li"), std::vector<double>(20, 0.5), 100, 10.0,
+                3);
+  sandbox.write("analysis.toml", "[trajectory]\nfile = \"walk.extxyz\"\n[msd]\nviscosity_mpa_s = 0.89\n"
+                                 "temperature = 300.0\n");
+  CommandResult result = sandbox.run("analyze analysis.toml");
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  // xi k_B T / (6 pi eta L), xi = 2.837297, L = 1000 A: 7.0046e-12 m^2/s.
+  const double correction_cm2_per_s = 2.837297 * 1.380649e-23 * 300.0 / (6.0 * M_PI * 0.89e-3 * 1000e-10) * 1e4;
+  CHECK(result.out.find(fmt::format("(correction {:.4g} cm^2/s)", correction_cm2_per_s)) != std::string::npos);
+  CHECK(result.out.find("Yeh-Hummer (eta = 0.89 mPa s, T = 300 K, L = 1000.0000 A)") != std::string::npos);
+  sandbox.write("analysis.toml", "[trajectory]\nfile = \"walk.extxyz\"\n[msd]\nviscosity_mpa_s = 0.89\n");
+  result = sandbox.run("analyze analysis.toml");
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("analysis.toml:3: [msd] temperature: needed by viscosity_mpa_s") != std::string::npos);
+}
+
 TEST_CASE("analyze [vdos]: harmonic oscillators, VDOS peak at the analytic frequency", "[app][analyze]") {
   CliSandbox sandbox;
   // 16 atoms oscillating independently along x, y and z at nu = 6 THz with random phases; 2 fs frames.
