@@ -58,6 +58,14 @@ class Hdf5File {
     const hssize_t points = H5Sget_simple_extent_npoints(space.get());
     if (points != static_cast<hssize_t>(count))
       fail(fmt::format("dataset {} has {} values, expected {}", name, points, count));
+    // Checkpoints are written contiguous (or compact) with numbers of at most 8 bytes; a damaged file may claim
+    // another layout or element size, for which HDF5 itself would allocate whatever the damage says.
+    Handle creation(H5Dget_create_plist(set.get()), H5Pclose);
+    Handle stored(H5Dget_type(set.get()), H5Tclose);
+    const H5D_layout_t layout = creation.valid() ? H5Pget_layout(creation.get()) : H5D_LAYOUT_ERROR;
+    const std::size_t stored_size = stored.valid() ? H5Tget_size(stored.get()) : 0;
+    if ((layout != H5D_CONTIGUOUS && layout != H5D_COMPACT) || stored_size == 0 || stored_size > 8)
+      fail(fmt::format("dataset {} is not stored as nequip-md writes checkpoints (damaged file?)", name));
     if (count > 0 && H5Dread(set.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
       fail(fmt::format("cannot read dataset {}", name));
   }
