@@ -28,7 +28,8 @@ SectionSchema vdos_schema() {
                    "upper end of the VDOS figure (THz); 0: where the spectrum has ended")
                .at_least(0.0)
                .defaults_to(0.0),
-           KeySpec("peak_threshold", KeyType::real, "report VDOS maxima at least this fraction of the highest")
+           KeySpec("peak_threshold", KeyType::real,
+                   "report VDOS maxima whose prominence is at least this fraction of the highest value")
                .greater_than(0.0)
                .at_most(1.0)
                .defaults_to(0.1)}};
@@ -39,8 +40,10 @@ struct SpectrumPeak {
   double height = 0.0;
 };
 
-// Interior local maxima of `spectrum` of at least `threshold` times its maximum, refined by the parabola through
-// the three bins around each; the five highest, in order of frequency.
+// Interior local maxima of `spectrum` whose prominence (height above the higher of the lowest points between it
+// and the nearest higher values on either side, as scipy.signal.peak_prominences) is at least `threshold` times
+// the spectrum's maximum, so that one peak is reported per band and not the ripples on it; refined by the
+// parabola through the three bins around each; the five highest, in order of frequency.
 std::vector<SpectrumPeak> spectrum_peaks(const std::vector<double>& frequency, const std::vector<double>& spectrum,
                                          double threshold) {
   std::vector<SpectrumPeak> peaks;
@@ -50,7 +53,11 @@ std::vector<SpectrumPeak> spectrum_peaks(const std::vector<double>& frequency, c
   const double step = frequency[1] - frequency[0];
   for (std::size_t k = 1; k + 1 < spectrum.size(); ++k) {
     const double y0 = spectrum[k - 1], y1 = spectrum[k], y2 = spectrum[k + 1];
-    if (!(y1 > y0 && y1 >= y2 && y1 >= threshold * highest)) continue;
+    if (!(y1 > y0 && y1 >= y2)) continue;
+    double left_low = y1, right_low = y1;
+    for (std::size_t j = k; j-- > 0 && spectrum[j] <= y1;) left_low = std::min(left_low, spectrum[j]);
+    for (std::size_t j = k + 1; j < spectrum.size() && spectrum[j] <= y1; ++j) right_low = std::min(right_low, spectrum[j]);
+    if (y1 - std::max(left_low, right_low) < threshold * highest) continue;
     const double curvature = y0 - 2.0 * y1 + y2;
     const double offset = curvature < 0.0 ? 0.5 * (y0 - y2) / curvature : 0.0;
     peaks.push_back({frequency[k] + offset * step, y1 - 0.25 * (y0 - y2) * offset});
