@@ -359,3 +359,40 @@ TEST_CASE("bad training data is a one-line error naming the frame", "[training]"
   s.learning_rate = 0.0;
   CHECK(message(s).find("learning_rate must be > 0") != std::string::npos);
 }
+
+TEST_CASE("fine-tuning starts from a deployed nequip model; stress training scores the stress", "[training]") {
+  test::TemporaryDirectory dir("nqmd-train");
+  // Model A was trained by nequip on these frames: starting from it, the first validation loss is far below that of
+  // a fresh model (both one epoch at a tiny learning rate, so the weights barely move).
+  TrainingSettings fresh = tiny_settings(dir.path("fresh"));
+  fresh.max_epochs = 1;
+  fresh.learning_rate = 1e-9;
+  fresh.model_config = "num_layers: 2\nl_max: 1\nparity: true\nnum_features: 8\nnum_basis: 8\ninvariant_layers: 2\n"
+                       "invariant_neurons: 16\nPolynomialCutoff_p: 6\n";
+  TrainingSettings tuned = fresh;
+  tuned.directory = dir.path("tuned");
+  tuned.initial_model = test::nequip_path("modelA/deployed.pth");
+  train_nequip(fresh, kQuiet);
+  const TrainingReport report = train_nequip(tuned, kQuiet);
+  const double fresh_loss = csv_column(dir.path("fresh/metrics_epoch.csv"), "val_loss").at(0);
+  const double tuned_loss = csv_column(dir.path("tuned/metrics_epoch.csv"), "val_loss").at(0);
+  INFO("validation loss after one epoch: fresh " << fresh_loss << ", from model A " << tuned_loss);
+  CHECK(tuned_loss < fresh_loss / 3);
+  // The fine-tuned file keeps model A's architecture, types and normalisation.
+  const NequipModel tuned_model(report.best_model);
+  CHECK(tuned_model.metadata().type_names == std::vector<std::string>{"Cu", "Au"});
+  CHECK(tuned_model.network().global_scale() == Approx(14.758720757433158).epsilon(1e-15));
+
+  // Stress: the bulk frames carry an EMT stress.
+  TrainingSettings stress = tiny_settings(dir.path("stress"));
+  stress.files = {test::nequip_path("data/train_bulk.extxyz")};
+  stress.n_train = 6;
+  stress.n_val = 3;
+  stress.max_epochs = 3;
+  stress.stress_weight = 1.0;
+  const TrainingReport stressed = train_nequip(stress, kQuiet);
+  const std::vector<double> stress_mae = csv_column(stressed.metrics_csv, "val_s_mae_meV_A3");
+  REQUIRE(stress_mae.size() == 3);
+  for (double v : stress_mae) CHECK((std::isfinite(v) && v > 0));
+  CHECK(NequipModel(stressed.best_model).has_virial());
+}
