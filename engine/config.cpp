@@ -74,7 +74,8 @@ bool type_matches(const toml::node& node, KeyType type) {
 }
 
 double number_of(const toml::node& node) {
-  if (auto integer = node.value<std::int64_t>(); integer && node.is_integer()) return static_cast<double>(*integer);
+  // Ask toml++ for an integer only of an integer node: its conversion of a float outside int64's range is undefined.
+  if (node.is_integer()) return static_cast<double>(*node.value<std::int64_t>());
   return *node.value<double>();
 }
 
