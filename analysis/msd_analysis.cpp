@@ -11,6 +11,7 @@
 #include "analysis/compare.hpp"
 #include "analysis/msd.hpp"
 #include "analysis/msd_options.hpp"
+#include "engine/units.hpp"
 
 namespace nqmd::analysis {
 namespace {
@@ -191,7 +192,7 @@ class MsdAnalysis final : public Analysis {
       return;
     }
     const double edge_m = std::cbrt(volume) * 1e-10;
-    constexpr double boltzmann_j_per_k = 1.380649e-23;
+    const double boltzmann_j_per_k = units::boltzmann_ev_per_k * units::elementary_charge_c;
     const double correction_m2_per_s =
         2.837297 * boltzmann_j_per_k * temperature_k_ / (6.0 * M_PI * viscosity_mpa_s_ * 1e-3 * edge_m);
     const double correction_cm2_per_s = correction_m2_per_s * 1e4;

@@ -279,10 +279,8 @@ void run_training(const TrainRequest& request) {
 #else
   nequip::TrainingSettings s;
   auto paths = [&](const ConfigSection& section, const std::string& key) {
-    std::vector<std::string> out;
-    if (!section.has(key)) return out;
-    for (const std::string& p : section.string_array(key))
-      out.push_back(fs::path(p).is_absolute() ? p : (fs::path(input.directory()) / p).string());
+    if (!section.has(key)) return std::vector<std::string>{};
+    const std::vector<std::string> out = section.paths(key);
     for (const std::string& p : out)
       if (!fs::exists(p)) section.fail(key, "no such file '" + p + "'");
     return out;

@@ -331,10 +331,20 @@ std::vector<std::pair<std::string, std::string>> ConfigSection::string_table(con
   return entries;
 }
 
-std::string ConfigSection::path(const std::string& key) const {
-  const std::filesystem::path value(string(key));
-  if (value.is_absolute() || base_directory_.empty()) return value.string();
-  return (std::filesystem::path(base_directory_) / value).lexically_normal().string();
+namespace {
+std::string resolved_path(const std::string& text, const std::string& base_directory) {
+  const std::filesystem::path value(text);
+  if (value.is_absolute() || base_directory.empty()) return value.string();
+  return (std::filesystem::path(base_directory) / value).lexically_normal().string();
+}
+}  // namespace
+
+std::string ConfigSection::path(const std::string& key) const { return resolved_path(string(key), base_directory_); }
+
+std::vector<std::string> ConfigSection::paths(const std::string& key) const {
+  std::vector<std::string> out;
+  for (const std::string& text : string_array(key)) out.push_back(resolved_path(text, base_directory_));
+  return out;
 }
 
 InputFile::InputFile(const std::string& path) : path_(path) {

@@ -123,6 +123,8 @@ class ConfigSection {
   std::vector<std::pair<std::string, std::string>> string_table(const std::string& key) const;
   // A file path value, resolved relative to the input file's directory.
   std::string path(const std::string& key) const;
+  // An array of file paths, each resolved as path() resolves one.
+  std::vector<std::string> paths(const std::string& key) const;
 
   // "FILE:LINE: [section] key" for messages about a key's value (the section's line if the key is absent).
   std::string where(const std::string& key) const;

@@ -346,19 +346,11 @@ std::vector<double> FrameParser::numbers_of(const InfoEntry& entry) const {
 Mat3 FrameParser::matrix_of(const InfoEntry& entry) const {
   const std::vector<double> v = numbers_of(entry);
   const bool voigt_allowed = entry.key == "stress";
-  Mat3 matrix;
-  if (v.size() == 9) {
-    for (int column = 0; column < 3; ++column)
-      for (int row = 0; row < 3; ++row) matrix(row, column) = v[3 * column + row];
-  } else if (v.size() == 6 && voigt_allowed) {
-    matrix << v[0], v[5], v[4],  //
-        v[5], v[1], v[3],        //
-        v[4], v[3], v[2];
-  } else {
+  const std::optional<Mat3> matrix = info_matrix(v, voigt_allowed);
+  if (!matrix)
     fail(comment_location(), fmt::format("{} has {} numbers; expected 9 (a 3x3 matrix){}", entry.key, v.size(),
                                          voigt_allowed ? " or 6 (Voigt order xx yy zz yz xz xy)" : ""));
-  }
-  return matrix;
+  return *matrix;
 }
 
 void FrameParser::read_comment_line(std::string_view line) {
@@ -683,6 +675,51 @@ const std::string* Frame::find_info(const std::string& key) const {
   for (const auto& [name, value] : info)
     if (name == key) return &value;
   return nullptr;
+}
+
+std::optional<std::vector<double>> Frame::info_numbers(const std::string& key, const std::string& where) const {
+  const std::string* text = find_info(key);
+  if (text == nullptr) return std::nullopt;
+  std::vector<double> numbers;
+  for (const std::string_view field : split_fields(*text, /*commas_separate=*/true)) {
+    double value = 0.0;
+    if (!parse_real(field, value))
+      throw InputError(fmt::format("{}: {}: '{}' is not a number", where, key, shorten(field)));
+    numbers.push_back(value);
+  }
+  return numbers;
+}
+
+std::optional<std::vector<Vec3>> Frame::vector_column(const std::string& name, const std::string& where) const {
+  for (const ExtxyzColumn& column : extra_columns) {
+    if (column.name != name) continue;
+    if (column.type != 'R' || column.width != 3)
+      throw InputError(fmt::format("{}: column {} is not 3 reals per atom", where, name));
+    std::vector<Vec3> vectors(column.values.size() / 3);
+    for (std::size_t k = 0; k < column.values.size(); ++k) {
+      double value = 0.0;
+      if (!parse_real(column.values[k], value))
+        throw InputError(fmt::format("{}: {} value '{}' is not a number", where, name, shorten(column.values[k])));
+      vectors[k / 3][static_cast<int>(k % 3)] = value;
+    }
+    return vectors;
+  }
+  return std::nullopt;
+}
+
+std::optional<Mat3> info_matrix(const std::vector<double>& v, bool voigt_allowed) {
+  Mat3 matrix;
+  if (v.size() == 9) {
+    for (int column = 0; column < 3; ++column)
+      for (int row = 0; row < 3; ++row) matrix(row, column) = v[static_cast<std::size_t>(3 * column + row)];
+  } else if (v.size() == 6 && voigt_allowed) {
+    matrix << v[0], v[5], v[4],  //
+        v[5], v[1], v[3],        //
+        v[4], v[3], v[2];
+  } else {
+    return std::nullopt;
+  }
+  return matrix;
 }
 
 // -------------------------------------------------------------------------------------------------------------------

@@ -40,7 +40,18 @@ struct Frame {
 
   // Value of a free info key, if present.
   const std::string* find_info(const std::string& key) const;
+  // Numbers of a free info key (labels under other names, e.g. REF_energy), split and parsed as the reader parses
+  // info values (non-finite values are returned as read); nothing if absent. InputError "WHERE: KEY: 'x' is not a
+  // number".
+  std::optional<std::vector<double>> info_numbers(const std::string& key, const std::string& where) const;
+  // A kept per-atom column of 3 reals (e.g. REF_forces); nothing if absent. InputError naming `where` if it is not
+  // 3 reals per atom.
+  std::optional<std::vector<Vec3>> vector_column(const std::string& name, const std::string& where) const;
 };
+
+// The 3x3 matrix that a stress or virial info value stands for: 9 numbers in column-major order (as ASE reads and
+// writes them) or, if `voigt_allowed`, Voigt 6 (xx yy zz yz xz xy); nothing for another count.
+std::optional<Mat3> info_matrix(const std::vector<double>& values, bool voigt_allowed);
 
 // Reads frames sequentially or by index; by index it scans line counts only up to the frame asked for.
 // Errors are InputErrors that name file:line and what was expected.

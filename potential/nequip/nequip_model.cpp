@@ -45,9 +45,10 @@ std::vector<torch::Tensor> blocks_of(const torch::Tensor& x, const Irreps& irrep
   return parts;
 }
 
-// Columns [offset, offset + size) of x for each (offset, size), from one split of x (the ranges must tile x).
-std::vector<torch::Tensor> column_ranges(const torch::Tensor& x, const std::vector<std::pair<std::int64_t, std::int64_t>>& ranges,
-                                         int dim) {
+// Columns [offset, offset + size) of x [n, columns] for each (offset, size), from one split of x (the ranges must
+// tile x's columns, in any order).
+std::vector<torch::Tensor> column_ranges(const torch::Tensor& x,
+                                         const std::vector<std::pair<std::int64_t, std::int64_t>>& ranges) {
   std::vector<std::size_t> order(ranges.size());
   for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return ranges[a].first < ranges[b].first; });
@@ -58,8 +59,8 @@ std::vector<torch::Tensor> column_ranges(const torch::Tensor& x, const std::vect
     sizes.push_back(ranges[k].second);
     end += ranges[k].second;
   }
-  if (end != x.size(dim)) throw std::logic_error("column_ranges: the ranges do not tile the tensor");
-  const std::vector<torch::Tensor> parts = x.split_with_sizes(sizes, dim);
+  if (end != x.size(1)) throw std::logic_error("column_ranges: the ranges do not tile the tensor");
+  const std::vector<torch::Tensor> parts = x.split_with_sizes(sizes, 1);
   std::vector<torch::Tensor> out(ranges.size());
   for (std::size_t k = 0; k < order.size(); ++k) out[order[k]] = parts[k];
   return out;
@@ -164,9 +165,9 @@ TensorProduct::TensorProduct(Irreps in1, Irreps in2, Irreps out, Mode mode,
     path.i1 = ins[0], path.i2 = ins[1], path.i_out = ins[2];
     const double f = fan[static_cast<std::size_t>(ins[2])];
     path.path_weight = f > 0 ? std::sqrt(c.ir.dim() / f) : 0.0;
-    path.weight_offset = weight_numel_;
-    weight_numel_ += mode_ == Mode::uvu ? static_cast<std::int64_t>(a.mul) * b.mul
-                                        : static_cast<std::int64_t>(a.mul) * b.mul * c.mul;
+    weight_sizes_.push_back(mode_ == Mode::uvu ? static_cast<std::int64_t>(a.mul) * b.mul
+                                               : static_cast<std::int64_t>(a.mul) * b.mul * c.mul);
+    weight_numel_ += weight_sizes_.back();
     const torch::Tensor w3j =
         wigner_3j_tensor(a.ir.l, b.ir.l, c.ir.l, options).reshape({a.ir.dim() * b.ir.dim(), c.ir.dim()});
     // A scalar input (l1 = 0 or l2 = 0) makes C = +-I/sqrt(2l+1): a factor instead of a matrix product, one
@@ -190,14 +191,7 @@ torch::Tensor TensorProduct::operator()(const torch::Tensor& x1, const torch::Te
   const std::int64_t n = x1.size(0);
   const std::vector<torch::Tensor> blocks1 = blocks_of(x1, in1_), blocks2 = blocks_of(x2, in2_);
   // The per-path weight slices, from one split (see blocks_of).
-  std::vector<std::pair<std::int64_t, std::int64_t>> weight_ranges;
-  for (const auto& p : paths_) {
-    const std::int64_t size = static_cast<std::int64_t>(in1_[static_cast<std::size_t>(p.i1)].mul) *
-                              in2_[static_cast<std::size_t>(p.i2)].mul *
-                              (mode_ == Mode::uvu ? 1 : out_[static_cast<std::size_t>(p.i_out)].mul);
-    weight_ranges.emplace_back(p.weight_offset, size);
-  }
-  const std::vector<torch::Tensor> path_weights = column_ranges(weight, weight_ranges, mode_ == Mode::uvu ? 1 : 0);
+  const std::vector<torch::Tensor> path_weights = weight.split_with_sizes(weight_sizes_, mode_ == Mode::uvu ? 1 : 0);
   std::vector<torch::Tensor> sums(out_.size());
   for (std::size_t k = 0; k < paths_.size(); ++k) {
     const TensorProductPath& p = paths_[k];
@@ -251,7 +245,7 @@ torch::Tensor Gate::operator()(const torch::Tensor& x) const {
   for (const auto& s : scalars) ranges.emplace_back(s.offset, s.mul);
   for (const auto& g : gates) ranges.emplace_back(g.offset, g.mul);
   for (const auto& g : gated) ranges.emplace_back(g.offset, g.mul * g.dim);
-  const std::vector<torch::Tensor> parts = column_ranges(x, ranges, 1);
+  const std::vector<torch::Tensor> parts = column_ranges(x, ranges);
   std::size_t part = 0;
   std::vector<torch::Tensor> out;
   for (const auto& s : scalars) out.push_back(s.activation(parts[part++]));
@@ -741,18 +735,10 @@ namespace {
 constexpr const char* kFormatEntry = "nequip_md_native_model";
 constexpr std::int64_t kFormatVersion = 1;
 
-NpyArray text_array(const std::string& text) {
-  NpyArray a;
-  a.descr = "|u1";
-  a.shape = {text.size()};
-  a.bytes.assign(text.begin(), text.end());
-  return a;
-}
-
 std::string array_text(const NpzFile& file, const std::string& key) {
   const NpyArray& a = file.get(key);
   if (a.descr != "|u1") throw InputError("native NequIP model '" + file.path() + "': '" + key + "' is not text");
-  return std::string(a.bytes.begin(), a.bytes.end());
+  return a.text();
 }
 
 // Weights kept in the default dtype (float64) whatever the model dtype, as nequip builds them.

@@ -364,6 +364,14 @@ std::vector<unsigned char> npy_bytes(const NpyArray& array) {
   return out;
 }
 
+NpyArray text_array(const std::string& text) {
+  NpyArray a;
+  a.descr = "|u1";
+  a.shape = {text.size()};
+  a.bytes.assign(text.begin(), text.end());
+  return a;
+}
+
 void write_npz(const std::string& path, const std::vector<std::pair<std::string, NpyArray>>& arrays) {
   std::vector<unsigned char> file, directory;
   for (const auto& [name, array] : arrays) {

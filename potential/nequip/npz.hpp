@@ -27,6 +27,8 @@ struct NpyArray {
   // Elements in C order, converted. Throws InputError if the type cannot be converted (e.g. a string array).
   std::vector<double> to_double() const;
   std::vector<std::int64_t> to_int64() const;  // floating values must be integral
+  // The bytes as text (an array written by text_array).
+  std::string text() const { return std::string(bytes.begin(), bytes.end()); }
 };
 
 // Parses the bytes of a .npy file; `what` names it in error messages.
@@ -42,6 +44,8 @@ std::vector<unsigned char> npy_bytes(const NpyArray& array);
 // Writes an uncompressed .npz (a zip archive of stored "<name>.npy" entries, in the given order) that
 // numpy.load reads; throws InputError naming the path if it cannot be written.
 void write_npz(const std::string& path, const std::vector<std::pair<std::string, NpyArray>>& arrays);
+// Text as a uint8 array ("|u1"), how native model files and training checkpoints keep strings.
+NpyArray text_array(const std::string& text);
 
 // Name of the first member of a zip archive, or "" if the file is not a zip archive (reads only its header).
 std::string first_zip_member(const std::string& path);

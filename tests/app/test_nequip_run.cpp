@@ -14,6 +14,7 @@
 namespace {
 
 using nqmd::test::CliSandbox;
+using nqmd::test::csv_column;
 
 // fcc a = 3.75 A, 3x3x3 conventional cells, random Cu/Au, Gaussian displacements (sigma 0.05 A).
 std::string cuau_cell(unsigned seed) {
@@ -32,21 +33,6 @@ std::string cuau_cell(unsigned seed) {
                               a * (i + site[0]) + normal(rng), a * (j + site[1]) + normal(rng),
                               a * (k + site[2]) + normal(rng));
   return text;
-}
-
-// Column `column` of every data row of a thermo CSV.
-std::vector<double> csv_column(const std::string& csv, int column) {
-  std::vector<double> values;
-  std::istringstream lines(csv);
-  std::string line;
-  std::getline(lines, line);  // header
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string field;
-    for (int c = 0; c <= column; ++c) std::getline(fields, field, ',');
-    values.push_back(std::stod(field));
-  }
-  return values;
 }
 
 }  // namespace

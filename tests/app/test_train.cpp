@@ -15,6 +15,7 @@
 namespace {
 
 using nqmd::test::CliSandbox;
+using nqmd::test::csv_column;
 
 std::string train_input(int epochs) {
   return fmt::format(R"([data]
@@ -38,20 +39,6 @@ batch_size = 3
 threads = 1
 )",
                      nqmd::test::shared_path("reference/nequip-0.6.2/data/train_mixed.extxyz"), epochs);
-}
-
-std::vector<double> csv_column(const std::string& csv, int column, int header_lines) {
-  std::vector<double> values;
-  std::istringstream lines(csv);
-  std::string line;
-  for (int k = 0; k < header_lines; ++k) std::getline(lines, line);
-  while (std::getline(lines, line)) {
-    std::istringstream fields(line);
-    std::string field;
-    for (int c = 0; c <= column; ++c) std::getline(fields, field, ',');
-    values.push_back(std::stod(field));
-  }
-  return values;
 }
 
 }  // namespace

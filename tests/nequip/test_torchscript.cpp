@@ -31,6 +31,22 @@ nqmd::test::OutputDifference run_all_frames(const std::string& model_dir, bool e
   return worst;
 }
 
+// Model A repacked with the nequip_version extra file set to `version` (stored zip, as torch writes it), written to
+// /tmp/NAME.pth through the work directory /tmp/NAME; remove_repacked(NAME) deletes both.
+std::string model_a_with_version(const std::string& name, const std::string& version) {
+  const std::string path = "/tmp/" + name + ".pth";
+  const std::string command = "cd /tmp && rm -rf " + name + " && mkdir " + name + " && cd " + name + " && unzip -q '" +
+                              nequip_path("modelA/deployed.pth") + "' && printf '" + version +
+                              "' > deployed/extra/nequip_version && rm -f " + path + " && zip -q -0 -r " + path +
+                              " deployed";
+  REQUIRE(std::system(command.c_str()) == 0);
+  return path;
+}
+
+bool remove_repacked(const std::string& name) {
+  return std::system(("rm -rf /tmp/" + name + " /tmp/" + name + ".pth").c_str()) == 0;
+}
+
 }  // namespace
 
 TEST_CASE("torchscript: metadata read as pair_nequip reads it", "[nequip][torchscript]") {
@@ -101,29 +117,17 @@ TEST_CASE("torchscript: bad inputs are InputErrors naming the file", "[nequip][t
 }
 
 TEST_CASE("torchscript: empty nequip_version is rejected", "[nequip][torchscript]") {
-  // Repack model A with an empty nequip_version extra file (stored zip, as torch writes it).
-  const std::string path = "/tmp/nqmd_test_no_version.pth";
-  const std::string command = "cd /tmp && rm -rf nqmd_nover && mkdir nqmd_nover && cd nqmd_nover && unzip -q '" +
-                              nequip_path("modelA/deployed.pth") +
-                              "' && : > deployed/extra/nequip_version && rm -f " + path +
-                              " && zip -q -0 -r " + path + " deployed";
-  REQUIRE(std::system(command.c_str()) == 0);
+  const std::string path = model_a_with_version("nqmd_test_no_version", "");
   CHECK_THROWS_WITH(TorchScriptModel(path), Catch::Contains(path) && Catch::Contains("nequip_version"));
-  CHECK(std::system(("rm -rf /tmp/nqmd_nover " + path).c_str()) == 0);
+  CHECK(remove_repacked("nqmd_test_no_version"));
 }
 
 TEST_CASE("native backend: a model deployed by another nequip version is refused, naming the versions",
           "[nequip][torchscript]") {
-  // Repack model A as if deployed by nequip 0.5.6 (stored zip, as torch writes it).
-  const std::string path = "/tmp/nqmd_test_old_version.pth";
-  const std::string command = "cd /tmp && rm -rf nqmd_oldver && mkdir nqmd_oldver && cd nqmd_oldver && unzip -q '" +
-                              nequip_path("modelA/deployed.pth") +
-                              "' && printf 0.5.6 > deployed/extra/nequip_version && rm -f " + path +
-                              " && zip -q -0 -r " + path + " deployed";
-  REQUIRE(std::system(command.c_str()) == 0);
+  const std::string path = model_a_with_version("nqmd_test_old_version", "0.5.6");
   CHECK_THROWS_WITH(nqmd::nequip::NequipModel(path),
                     Catch::Contains("nequip 0.5.6") && Catch::Contains("supports models deployed by nequip 0.6.x"));
   // TorchScript runs it as pair_nequip would.
   CHECK_NOTHROW(TorchScriptModel(path));
-  CHECK(std::system(("rm -rf /tmp/nqmd_oldver " + path).c_str()) == 0);
+  CHECK(remove_repacked("nqmd_test_old_version"));
 }

@@ -11,6 +11,7 @@
 
 #include "engine/error.hpp"
 #include "engine/extxyz.hpp"
+#include "potential/nequip/detail/deployed_impl.hpp"
 #include "potential/nequip/detail/nequip_model_impl.hpp"
 #include "potential/nequip/nequip_model.hpp"
 #include "potential/nequip/npz.hpp"
@@ -162,28 +163,14 @@ TEST_CASE("parameter gradients of the force loss equal finite differences", "[tr
   std::vector<torch::Tensor> pos, types, edges, shifts, cells, frame_of;
   std::int64_t offset = 0;
   for (std::size_t b = 0; b < batch.size(); ++b) {
-    const AtomicGraph& g = batch[b].graph;
-    const auto n = static_cast<std::int64_t>(g.num_atoms());
-    torch::Tensor p = torch::empty({n, 3}, torch::kFloat64);
-    for (std::int64_t i = 0; i < n; ++i)
-      for (int k = 0; k < 3; ++k) p[i][k] = g.positions[static_cast<std::size_t>(i)][k];
-    pos.push_back(p);
-    types.push_back(torch::tensor(g.atom_types, torch::kInt64));
-    torch::Tensor e = torch::empty({2, static_cast<std::int64_t>(g.num_edges())}, torch::kInt64);
-    torch::Tensor s = torch::empty({static_cast<std::int64_t>(g.num_edges()), 3}, torch::kFloat64);
-    for (std::size_t k = 0; k < g.num_edges(); ++k) {
-      e[0][static_cast<std::int64_t>(k)] = g.edge_centers[k] + offset;
-      e[1][static_cast<std::int64_t>(k)] = g.edge_neighbors[k] + offset;
-      for (int d = 0; d < 3; ++d) s[static_cast<std::int64_t>(k)][d] = g.edge_cell_shifts[k][d];
-    }
-    edges.push_back(e);
-    shifts.push_back(s);
-    torch::Tensor c = torch::empty({3, 3}, torch::kFloat64);
-    for (int a = 0; a < 3; ++a)
-      for (int d = 0; d < 3; ++d) c[a][d] = g.cell(a, d);
-    cells.push_back(c);
-    frame_of.push_back(torch::full({n}, static_cast<std::int64_t>(b), torch::kInt64));
-    offset += n;
+    const nequip::detail::GraphTensors t = nequip::detail::graph_tensors(batch[b].graph);
+    pos.push_back(t.pos);
+    types.push_back(t.atom_types);
+    edges.push_back(t.edge_index + offset);
+    shifts.push_back(t.edge_cell_shift);
+    cells.push_back(t.cell);
+    frame_of.push_back(torch::full({t.pos.size(0)}, static_cast<std::int64_t>(b), torch::kInt64));
+    offset += t.pos.size(0);
   }
   const torch::Tensor P = torch::cat(pos), T = torch::cat(types), E = torch::cat(edges, 1), S = torch::cat(shifts),
                       C = torch::stack(cells), F = torch::cat(frame_of);

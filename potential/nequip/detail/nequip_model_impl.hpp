@@ -55,7 +55,6 @@ class EquivariantLinear {
 struct TensorProductPath {
   int i1, i2, i_out;
   double path_weight;
-  std::int64_t weight_offset;
   // C scaled by the path weight, [(2l1+1)*(2l2+1), 2lout+1]; undefined when C is a multiple of the identity
   // (l1 = 0 or l2 = 0), which `factor` (path weight times that multiple) then stands for.
   torch::Tensor w3j;
@@ -78,6 +77,7 @@ class TensorProduct {
   Mode mode_ = Mode::uvu;
   std::vector<TensorProductPath> paths_;
   std::int64_t weight_numel_ = 0;
+  std::vector<std::int64_t> weight_sizes_;  // the paths' consecutive slices of the weights, in path order
 };
 
 // e3nn FullyConnectedNet without biases: hidden h <- act(h @ W / sqrt(h_in)), last layer linear.

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <sstream>
 
 #include "engine/error.hpp"
 #include "engine/neighbor_list.hpp"
@@ -15,30 +13,14 @@
 namespace nqmd::nequip {
 namespace {
 
-std::vector<double> numbers_of(const std::string& text, const std::string& what) {
-  std::vector<double> values;
-  std::stringstream in(text);
-  for (std::string token; in >> token;) {
-    char* end = nullptr;
-    const double v = std::strtod(token.c_str(), &end);
-    if (end == token.c_str() || *end != '\0') throw InputError(what + ": '" + token + "' is not a number");
-    values.push_back(v);
-  }
-  return values;
-}
-
-Mat3 matrix_of(const std::vector<double>& v, const std::string& what) {
-  Mat3 m;
-  if (v.size() == 9) {
-    // ASE reshapes 9 info values column-major (see engine/extxyz.cpp); symmetric tensors do not care.
-    for (int k = 0; k < 9; ++k) m(k % 3, k / 3) = v[static_cast<std::size_t>(k)];
-  } else if (v.size() == 6) {
-    // Voigt order xx yy zz yz xz xy.
-    m << v[0], v[5], v[4], v[5], v[1], v[3], v[4], v[3], v[2];
-  } else {
-    throw InputError(what + " has " + std::to_string(v.size()) + " values (expected 9, or Voigt 6)");
-  }
-  return m;
+// A stress or virial under a free info key: 9 values (column-major, as ASE) or Voigt 6.
+std::optional<Mat3> info_tensor(const Frame& frame, const std::string& key, const std::string& where) {
+  const std::optional<std::vector<double>> values = frame.info_numbers(key, where);
+  if (!values) return std::nullopt;
+  const std::optional<Mat3> matrix = info_matrix(*values, /*voigt_allowed=*/true);
+  if (!matrix)
+    throw InputError(where + ": " + key + " has " + std::to_string(values->size()) + " values (expected 9, or Voigt 6)");
+  return matrix;
 }
 
 void require_finite(double value, const std::string& where, const std::string& label) {
@@ -47,14 +29,11 @@ void require_finite(double value, const std::string& where, const std::string& l
 
 }  // namespace
 
-std::vector<std::string> symbols_by_atomic_number(const std::vector<Frame>& frames) {
-  std::vector<std::string> symbols;
-  for (const Frame& f : frames)
-    for (const std::string& s : f.system.species_symbols)
-      if (std::find(symbols.begin(), symbols.end(), s) == symbols.end()) symbols.push_back(s);
+std::vector<std::string> symbols_by_atomic_number(std::vector<std::string> symbols) {
   std::sort(symbols.begin(), symbols.end(), [](const std::string& a, const std::string& b) {
     return element_by_symbol(a).atomic_number < element_by_symbol(b).atomic_number;
   });
+  symbols.erase(std::unique(symbols.begin(), symbols.end()), symbols.end());
   return symbols;
 }
 
@@ -87,77 +66,38 @@ TrainingFrame make_training_frame(const Frame& input, const std::string& where, 
   if (system.cell.fully_periodic()) out.volume = system.cell.volume();
 
   const double energy_unit = keys.energy_to_ev;
-  // Energy: `energy` is parsed by the reader; other keys are free info values.
+  // `energy`, `forces`, `stress` and `virial` are parsed by the reader; other names are free info keys and columns.
   if (keys.energy == "energy") {
     if (input.energy) out.energy = *input.energy * energy_unit;
-  } else if (const std::string* text = input.find_info(keys.energy)) {
-    const std::vector<double> v = numbers_of(*text, where + ": " + keys.energy);
-    if (v.size() != 1) throw InputError(where + ": " + keys.energy + " has " + std::to_string(v.size()) + " values (expected 1)");
-    out.energy = v[0] * energy_unit;
+  } else if (const auto v = input.info_numbers(keys.energy, where)) {
+    if (v->size() != 1)
+      throw InputError(where + ": " + keys.energy + " has " + std::to_string(v->size()) + " values (expected 1)");
+    out.energy = v->front() * energy_unit;
   }
   if (out.energy) require_finite(*out.energy, where, "energy '" + keys.energy + "'");
 
   const double force_unit = energy_unit / length;
-  if (keys.forces == "forces") {
-    if (input.forces) {
-      out.forces = *input.forces;
-      for (Vec3& f : *out.forces) f *= force_unit;
-    }
-  } else {
-    for (const ExtxyzColumn& column : input.extra_columns) {
-      if (column.name != keys.forces) continue;
-      if (column.type != 'R' || column.width != 3)
-        throw InputError(where + ": column " + keys.forces + " is not 3 reals per atom");
-      std::vector<Vec3> forces(system.size());
-      for (std::size_t i = 0; i < system.size(); ++i)
-        for (int k = 0; k < 3; ++k) {
-          const std::string& text = column.values[i * 3 + static_cast<std::size_t>(k)];
-          char* end = nullptr;
-          forces[i][k] = std::strtod(text.c_str(), &end) * force_unit;
-          if (end == text.c_str()) throw InputError(where + ": " + keys.forces + " value '" + text + "' is not a number");
-        }
-      out.forces = forces;
-    }
-  }
+  out.forces = keys.forces == "forces" ? input.forces : input.vector_column(keys.forces, where);
   if (out.forces)
-    for (std::size_t i = 0; i < out.forces->size(); ++i)
+    for (std::size_t i = 0; i < out.forces->size(); ++i) {
+      (*out.forces)[i] *= force_unit;
       for (int k = 0; k < 3; ++k) require_finite((*out.forces)[i][k], where, "force on atom " + std::to_string(i));
+    }
 
   // Stress (ASE sign) becomes the virial -stress * V; a virial key is taken as it is.
-  std::optional<Mat3> stress;
-  if (keys.stress == "stress") {
-    stress = input.stress;
-  } else if (const std::string* text = input.find_info(keys.stress)) {
-    stress = matrix_of(numbers_of(*text, where + ": " + keys.stress), where + ": " + keys.stress);
-  }
+  const std::optional<Mat3> stress = keys.stress == "stress" ? input.stress : info_tensor(input, keys.stress, where);
   if (stress) {
     if (out.volume <= 0.0)
       throw InputError(where + ": has a stress but is not periodic in all three directions (give a virial)");
     out.virial = -(*stress) * keys.stress_to_ev_per_a3 * out.volume;
   } else {
-    std::optional<Mat3> virial;
-    if (keys.virial == "virial") {
-      virial = input.virial;
-    } else if (const std::string* text = input.find_info(keys.virial)) {
-      virial = matrix_of(numbers_of(*text, where + ": " + keys.virial), where + ": " + keys.virial);
-    }
+    const std::optional<Mat3> virial =
+        keys.virial == "virial" ? input.virial : info_tensor(input, keys.virial, where);
     if (virial) out.virial = *virial * energy_unit;
   }
   if (out.virial)
     for (int k = 0; k < 9; ++k) require_finite((*out.virial)(k / 3, k % 3), where, "stress/virial");
   return out;
-}
-
-std::vector<TrainingFrame> read_training_frames(const std::string& path, const LabelKeys& keys,
-                                                const std::vector<std::string>& type_names, double r_max) {
-  std::vector<TrainingFrame> frames;
-  ExtxyzReader reader(path);
-  std::size_t index = 0;
-  while (std::optional<Frame> frame = reader.next()) {
-    frames.push_back(make_training_frame(*frame, path + ", frame " + std::to_string(index), keys, type_names, r_max));
-    ++index;
-  }
-  return frames;
 }
 
 std::vector<std::int64_t> nequip_split_permutation(std::int64_t n, std::uint64_t seed) {

@@ -35,18 +35,14 @@ struct TrainingFrame {
   std::vector<std::int64_t> type_counts;    // atoms of each type
 };
 
-// Chemical symbols of every atom in `frames`, ordered by atomic number (nequip's default type order).
-std::vector<std::string> symbols_by_atomic_number(const std::vector<Frame>& frames);
+// The distinct chemical symbols among `symbols`, ordered by atomic number (nequip's default type order).
+std::vector<std::string> symbols_by_atomic_number(std::vector<std::string> symbols);
 
 // The frame as a training graph with types from `type_names` (chemical symbols; a species not in it is an
 // InputError naming the frame), labels read by `keys`, edges with |r| < r_max. Non-finite labels are
 // InputErrors naming the frame and the label.
 TrainingFrame make_training_frame(const Frame& frame, const std::string& where, const LabelKeys& keys,
                                   const std::vector<std::string>& type_names, double r_max);
-
-// Every frame of an extxyz file as training frames.
-std::vector<TrainingFrame> read_training_frames(const std::string& path, const LabelKeys& keys,
-                                                const std::vector<std::string>& type_names, double r_max);
 
 // The permutation nequip 0.6.2 splits a data set with (torch.randperm(n) from a CPU generator seeded with
 // `seed`, as nequip's dataset_seed): training = the first n_train, validation = the next n_val.

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "engine/error.hpp"
+#include "potential/nequip/detail/deployed_impl.hpp"
 #include "potential/nequip/detail/nequip_model_impl.hpp"
 #include "potential/nequip/detail/tensor_npy_impl.hpp"
 #include "potential/nequip/nequip_model.hpp"
@@ -43,40 +44,25 @@ struct FrameTensors {
 };
 
 FrameTensors frame_tensors(const TrainingFrame& frame) {
-  const AtomicGraph& g = frame.graph;
+  const detail::GraphTensors graph = detail::graph_tensors(frame.graph);
   FrameTensors t;
-  t.atoms = static_cast<std::int64_t>(g.num_atoms());
-  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-  const auto i64 = torch::TensorOptions().dtype(torch::kInt64);
-  const auto e = static_cast<std::int64_t>(g.num_edges());
-  t.pos = torch::empty({t.atoms, 3}, f64);
-  for (std::int64_t i = 0; i < t.atoms; ++i)
-    for (int k = 0; k < 3; ++k) t.pos[i][k] = g.positions[static_cast<std::size_t>(i)][k];
-  t.types = torch::tensor(g.atom_types, i64);
-  t.edge_index = torch::empty({2, e}, i64);
-  t.shifts = torch::empty({e, 3}, f64);
-  auto index = t.edge_index.accessor<std::int64_t, 2>();
-  auto shift = t.shifts.accessor<double, 2>();
-  for (std::int64_t k = 0; k < e; ++k) {
-    index[0][k] = g.edge_centers[static_cast<std::size_t>(k)];
-    index[1][k] = g.edge_neighbors[static_cast<std::size_t>(k)];
-    for (int d = 0; d < 3; ++d) shift[k][d] = g.edge_cell_shifts[static_cast<std::size_t>(k)][d];
-  }
-  t.cell = torch::empty({3, 3}, f64);
-  auto cell = t.cell.accessor<double, 2>();
-  for (int a = 0; a < 3; ++a)
-    for (int b = 0; b < 3; ++b) cell[a][b] = g.cell(a, b);
+  t.pos = graph.pos;
+  t.types = graph.atom_types;
+  t.edge_index = graph.edge_index;
+  t.shifts = graph.edge_cell_shift;
+  t.cell = graph.cell;
+  t.atoms = static_cast<std::int64_t>(frame.graph.num_atoms());
   t.has_energy = frame.energy.has_value();
   t.energy = frame.energy.value_or(0.0);
   t.has_forces = frame.forces.has_value();
-  t.forces = torch::zeros({t.atoms, 3}, f64);
+  t.forces = torch::zeros({t.atoms, 3}, torch::kFloat64);
   if (t.has_forces) {
     auto f = t.forces.accessor<double, 2>();
     for (std::int64_t i = 0; i < t.atoms; ++i)
       for (int k = 0; k < 3; ++k) f[i][k] = (*frame.forces)[static_cast<std::size_t>(i)][k];
   }
   t.has_virial = frame.virial.has_value();
-  t.virial = torch::zeros({3, 3}, f64);
+  t.virial = torch::zeros({3, 3}, torch::kFloat64);
   if (t.has_virial) {
     auto v = t.virial.accessor<double, 2>();
     for (int a = 0; a < 3; ++a)
@@ -135,6 +121,16 @@ Batch make_batch(const std::vector<FrameTensors>& all, const std::vector<std::in
   b.atoms = torch::tensor(atoms, torch::kFloat64);
   b.volume = torch::tensor(volume, torch::kFloat64);
   return b;
+}
+
+// Frames in their order, in batches of `batch_size` (validation and test sets).
+std::vector<Batch> fixed_batches(const std::vector<FrameTensors>& frames, std::size_t batch_size) {
+  std::vector<std::int64_t> order(frames.size());
+  for (std::size_t k = 0; k < order.size(); ++k) order[k] = static_cast<std::int64_t>(k);
+  std::vector<Batch> batches;
+  for (std::size_t b = 0; b < order.size(); b += batch_size)
+    batches.push_back(make_batch(frames, order, b, std::min(b + batch_size, order.size())));
+  return batches;
 }
 
 // Sums for MAE and RMSE.
@@ -309,25 +305,20 @@ struct Plateau {
 
 NpyArray scalar_array(double value) { return detail::tensor_array(torch::tensor({value}, torch::kFloat64)); }
 
-NpyArray text_array(const std::string& text) {
-  NpyArray a;
-  a.descr = "|u1";
-  a.shape = {text.size()};
-  a.bytes.assign(text.begin(), text.end());
-  return a;
-}
-
-std::string text_of(const NpyArray& a) { return std::string(a.bytes.begin(), a.bytes.end()); }
-
 double scalar_of(const NpzFile& file, const std::string& key) { return file.get(key).to_double().at(0); }
 
-void save_atomically(const NequipModel& model, const std::string& path,
-                     const std::vector<std::pair<std::string, NpyArray>>& extra = {}) {
+// Writes `path` through `write` into PATH.tmp, then renames it over PATH: a reader never sees half a file.
+void replace_file(const std::string& path, const std::function<void(const std::string&)>& write) {
   const std::string temporary = path + ".tmp";
-  model.save(temporary, extra);
+  write(temporary);
   std::error_code error;
   fs::rename(temporary, path, error);
   if (error) throw InputError("cannot write '" + path + "': " + error.message());
+}
+
+void save_atomically(const NequipModel& model, const std::string& path,
+                     const std::vector<std::pair<std::string, NpyArray>>& extra = {}) {
+  replace_file(path, [&](const std::string& temporary) { model.save(temporary, extra); });
 }
 
 std::string format_number(double v) { return std::isnan(v) ? "nan" : fmt::format("{:.6g}", v); }
@@ -359,9 +350,10 @@ Split load_and_split(const TrainingSettings& s, double r_max, std::vector<std::s
   };
   std::vector<Source> pool = read(s.files), validation = read(s.validation_files), test = read(s.test_files);
   if (type_names.empty()) {
-    std::vector<Frame> frames;
-    for (const auto& src : pool) frames.push_back(src.frame);
-    type_names = symbols_by_atomic_number(frames);
+    std::vector<std::string> symbols;
+    for (const auto& src : pool)
+      symbols.insert(symbols.end(), src.frame.system.species_symbols.begin(), src.frame.system.species_symbols.end());
+    type_names = symbols_by_atomic_number(symbols);
   }
   const auto total = static_cast<std::int64_t>(pool.size());
   const std::int64_t n_test = std::max<std::int64_t>(0, count_of(s.n_test, s.test_fraction, total));
@@ -467,46 +459,31 @@ std::map<std::string, std::vector<double>> normalisation(const TrainingSettings&
   return {{kSpeciesScales, scales}, {kSpeciesShifts, shifts}, {kGlobalScale, {global}}};
 }
 
-std::vector<std::string> metric_columns(const std::vector<std::string>& type_names, bool stress) {
-  std::vector<std::string> columns;
-  for (const std::string set : {"train", "val"}) {
-    columns.push_back(set + "_loss");
-    columns.push_back(set + "_loss_f");
-    columns.push_back(set + "_loss_e");
-    if (stress) columns.push_back(set + "_loss_s");
-    columns.push_back(set + "_e_mae_meV_atom");
-    columns.push_back(set + "_e_rmse_meV_atom");
-    columns.push_back(set + "_f_mae_meV_A");
-    columns.push_back(set + "_f_rmse_meV_A");
-    for (const auto& t : type_names) columns.push_back(set + "_f_mae_" + t + "_meV_A");
-    if (stress) {
-      columns.push_back(set + "_s_mae_meV_A3");
-      columns.push_back(set + "_s_rmse_meV_A3");
-    }
-  }
-  return columns;
-}
-
-void append_metrics(std::vector<double>& values, const EpochMetrics& m, bool stress) {
+// One set's columns of the per-epoch record, by name (prefix "train" or "val"), in CSV order.
+std::vector<std::pair<std::string, double>> named_metrics(const std::string& set, const EpochMetrics& m,
+                                                          const std::vector<std::string>& type_names, bool stress) {
   const double n = std::max(m.batches, 1.0);
-  values.push_back(m.loss / n);
-  values.push_back(m.loss_f / n);
-  values.push_back(m.loss_e / n);
-  if (stress) values.push_back(m.loss_s / n);
-  values.push_back(m.energy.mae() * 1e3);
-  values.push_back(m.energy.rmse() * 1e3);
-  values.push_back(m.forces.mae() * 1e3);
-  values.push_back(m.forces.rmse() * 1e3);
-  for (const auto& sums : m.species_forces) values.push_back(sums.mae() * 1e3);
-  if (stress) {
-    values.push_back(m.stress.mae() * 1e3);
-    values.push_back(m.stress.rmse() * 1e3);
+  std::vector<std::pair<std::string, double>> values{{set + "_loss", m.loss / n},
+                                                     {set + "_loss_f", m.loss_f / n},
+                                                     {set + "_loss_e", m.loss_e / n}};
+  if (stress) values.emplace_back(set + "_loss_s", m.loss_s / n);
+  values.emplace_back(set + "_e_mae_meV_atom", m.energy.mae() * 1e3);
+  values.emplace_back(set + "_e_rmse_meV_atom", m.energy.rmse() * 1e3);
+  values.emplace_back(set + "_f_mae_meV_A", m.forces.mae() * 1e3);
+  values.emplace_back(set + "_f_rmse_meV_A", m.forces.rmse() * 1e3);
+  for (std::size_t t = 0; t < type_names.size(); ++t) {
+    const double mae = t < m.species_forces.size() ? m.species_forces[t].mae() * 1e3 : std::nan("");
+    values.emplace_back(set + "_f_mae_" + type_names[t] + "_meV_A", mae);
   }
+  if (stress) {
+    values.emplace_back(set + "_s_mae_meV_A3", m.stress.mae() * 1e3);
+    values.emplace_back(set + "_s_rmse_meV_A3", m.stress.rmse() * 1e3);
+  }
+  return values;
 }
 
 void write_csv(const std::string& path, const TrainingReport& report) {
-  const std::string temporary = path + ".tmp";
-  {
+  replace_file(path, [&](const std::string& temporary) {
     std::ofstream out(temporary);
     out << "# nequip-md train: per-epoch metrics. wall_s: cumulative seconds; losses in the model's internal units "
            "(nequip's); energies meV/atom, forces meV/A, stress meV/A^3; train_*: during the epoch with the weights "
@@ -520,10 +497,7 @@ void write_csv(const std::string& path, const TrainingReport& report) {
       out << '\n';
     }
     if (!out) throw InputError("cannot write '" + temporary + "'");
-  }
-  std::error_code error;
-  fs::rename(temporary, path, error);
-  if (error) throw InputError("cannot write '" + path + "': " + error.message());
+  });
 }
 
 class ProgressBar {
@@ -583,10 +557,10 @@ TrainingReport train_nequip(const TrainingSettings& s, const std::function<void(
   check_labels(split.train, s, "training");
   check_labels(split.validation, s, "validation");
   const auto types = type_names.size();
+  std::vector<std::int64_t> in_train(types, 0);
+  for (const auto& f : split.train)
+    for (std::size_t t = 0; t < types; ++t) in_train[t] += f.type_counts[t];
   auto check_types = [&](const std::vector<TrainingFrame>& frames, const std::string& set) {
-    std::vector<std::int64_t> in_train(types, 0);
-    for (const auto& f : split.train)
-      for (std::size_t t = 0; t < types; ++t) in_train[t] += f.type_counts[t];
     for (const auto& f : frames)
       for (std::size_t t = 0; t < types; ++t)
         if (f.type_counts[t] > 0 && in_train[t] == 0)
@@ -635,7 +609,9 @@ TrainingReport train_nequip(const TrainingSettings& s, const std::function<void(
 
   const bool stress = s.stress_weight > 0;
   TrainingReport report;
-  report.columns = metric_columns(type_names, stress);
+  for (const std::string set : {"train", "val"})
+    for (const auto& [name, value] : named_metrics(set, EpochMetrics{}, type_names, stress))
+      report.columns.push_back(name);
   report.best_model = best_path;
   report.last_model = last_path;
   report.metrics_csv = csv_path;
@@ -673,7 +649,7 @@ TrainingReport train_nequip(const TrainingSettings& s, const std::function<void(
     epochs_without_improvement = static_cast<int>(scalar_of(file, "training/epochs_without_improvement"));
     report.best_validation_loss = scalar_of(file, "training/best_validation_loss");
     report.best_epoch = static_cast<int>(scalar_of(file, "training/best_epoch"));
-    std::istringstream(text_of(file.get("training/rng"))) >> rng;
+    std::istringstream(file.get("training/rng").text()) >> rng;
     const NpyArray& records = file.get("training/records");
     const std::vector<double> values = records.to_double();
     const std::size_t width = records.shape.size() == 2 ? records.shape[1] : 0;
@@ -743,16 +719,10 @@ TrainingReport train_nequip(const TrainingSettings& s, const std::function<void(
   for (const auto& r : report.epochs) log_epoch(r);
 
   std::vector<std::int64_t> order(train_tensors.size());
-  std::vector<std::int64_t> validation_order(validation_tensors.size());
-  for (std::size_t k = 0; k < validation_order.size(); ++k) validation_order[k] = static_cast<std::int64_t>(k);
   report.stop_reason = "max_epochs";
   const auto batch_size = static_cast<std::size_t>(s.batch_size);
   const auto validation_batch = static_cast<std::size_t>(s.validation_batch_size);
-  // Validation batches do not change: build them once.
-  std::vector<Batch> validation_batches;
-  for (std::size_t b = 0; b < validation_order.size(); b += validation_batch)
-    validation_batches.push_back(
-        make_batch(validation_tensors, validation_order, b, std::min(b + validation_batch, validation_order.size())));
+  const std::vector<Batch> validation_batches = fixed_batches(validation_tensors, validation_batch);
 
   while (epoch < s.max_epochs) {
     const double elapsed = wall_before + std::chrono::duration<double>(Clock::now() - start).count();
@@ -792,32 +762,31 @@ TrainingReport train_nequip(const TrainingSettings& s, const std::function<void(
       bar.update(b + 1, train_metrics.loss / train_metrics.batches);
     }
     bar.finish();
-    {
-      const AveragedWeights averaged(params, ema);
-      for (const Batch& batch : validation_batches) batch_loss(network, batch, s, scale, stress, false, validation_metrics);
-    }
     EpochRecord record;
     record.epoch = epoch;
     record.learning_rate = adam.lr;
-    append_metrics(record.values, train_metrics, stress);
-    append_metrics(record.values, validation_metrics, stress);
-    const double validation_loss = validation_metrics.loss / std::max(validation_metrics.batches, 1.0);
-    if (validation_loss < report.best_validation_loss) {
-      report.best_validation_loss = validation_loss;
-      report.best_epoch = epoch;
-      epochs_without_improvement = 0;
+    double validation_loss = 0.0;
+    {
+      // Validation and the saved models use the averaged weights.
       const AveragedWeights averaged(params, ema);
-      save_atomically(model, best_path);
-    } else {
-      ++epochs_without_improvement;
+      for (const Batch& batch : validation_batches) batch_loss(network, batch, s, scale, stress, false, validation_metrics);
+      validation_loss = validation_metrics.loss / std::max(validation_metrics.batches, 1.0);
+      if (validation_loss < report.best_validation_loss) {
+        report.best_validation_loss = validation_loss;
+        report.best_epoch = epoch;
+        epochs_without_improvement = 0;
+        save_atomically(model, best_path);
+      } else {
+        ++epochs_without_improvement;
+      }
+      save_atomically(model, last_path);
     }
+    for (const auto& [set, metrics] : {std::pair{"train", &train_metrics}, std::pair{"val", &validation_metrics}})
+      for (const auto& [name, value] : named_metrics(set, *metrics, type_names, stress))
+        record.values.push_back(value);
     if (s.scheduler == "plateau") adam.lr = plateau.step(validation_loss, adam.lr, s);
     record.wall = wall_before + std::chrono::duration<double>(Clock::now() - start).count();
     report.epochs.push_back(record);
-    {
-      const AveragedWeights averaged(params, ema);
-      save_atomically(model, last_path);
-    }
     save_atomically(model, checkpoint_path, checkpoint_arrays());
     write_csv(csv_path, report);
     log_epoch(record);
@@ -839,15 +808,12 @@ TrainingReport train_nequip(const TrainingSettings& s, const std::function<void(
     NequipModel best(best_path);
     std::vector<FrameTensors> test_tensors;
     for (const auto& f : split.test) test_tensors.push_back(frame_tensors(f));
-    std::vector<std::int64_t> test_order(test_tensors.size());
-    for (std::size_t k = 0; k < test_order.size(); ++k) test_order[k] = static_cast<std::int64_t>(k);
     EpochMetrics m;
     m.species_forces.resize(types);
     bool any_virial = false;
     for (const auto& f : split.test) any_virial = any_virial || (f.virial && f.volume > 0);
-    for (std::size_t b = 0; b < test_order.size(); b += validation_batch)
-      batch_loss(best.network(), make_batch(test_tensors, test_order, b, std::min(b + validation_batch, test_order.size())),
-                 s, best.network().global_scale(), any_virial, false, m);
+    for (const Batch& batch : fixed_batches(test_tensors, validation_batch))
+      batch_loss(best.network(), batch, s, best.network().global_scale(), any_virial, false, m);
     auto row = [](const std::string& name, const ErrorSums& e, const std::string& unit) {
       return fmt::format("{:<16} {:>12.6g} {:>12.6g}  {}", name, e.mae() * 1e3, e.rmse() * 1e3, unit);
     };
