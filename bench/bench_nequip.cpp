@@ -1,20 +1,34 @@
-// NequIP energy + forces, native C++ port against the deployed TorchScript module, for models A (r_max 4,
-// 2 layers, l_max 1) and B (r_max 5, 3 layers, l_max 2, StressForceOutput) on fcc Cu/Au cells (a = 3.75 A,
-// random species, rattled) of 108, 256, 864 and 2048 atoms, with 1 and 2 torch threads. Each backend computes
-// what the deployed module computes (energy and forces; and the virial for B). The graph (neighbour list
-// filtered to r_max) is built once per cell and is not timed. After the Google Benchmark table, a summary
-// prints us/atom/step of both backends and their ratio.
+// NequIP energy + forces (+ virial for the StressForceOutput model B, as its deployed module returns it) of the
+// reference models of ../shared/reference/nequip-0.6.2 on fcc Cu/Au cells (a = 3.75 A, random species,
+// displacements N(0, 0.05 A)) of 108, 256, 864 and 2048 atoms, with 1 and 2 threads, by three backends of the
+// same weights:
+//   fused        nequip-md's native kernel (fused_network.cpp: hand-written forward and backward), what MD runs;
+//   autograd     the native libtorch network differentiated by autograd (the fused kernel's test reference);
+//   torchscript  the nequip-deployed module through libtorch as LAMMPS pair_nequip calls it (3 warm-up calls for
+//                the profiling executor, then timed calls).
+// The graph (neighbour list filtered to r_max) is built once per cell and not timed. After the Google Benchmark
+// table a summary prints us/atom/step per backend, the ratio torchscript/fused against issue #7's targets (10x for
+// models P and P64, 5x for the others), and the 2-thread speed-up of the fused kernel.
 //
-//   bench_nequip [--benchmark_filter=...]      (reads the models from ../shared/reference/nequip-0.6.2 or
-//                                               NQMD_NEQUIP_REFERENCE)
+//   bench_nequip [--benchmark_filter=REGEX]   e.g. 'fused|torchscript' or 'modelA '; the label of each run is
+//                                             "<model> <backend> <atoms> atoms <threads> thread(s)"
+//   bench_nequip --profile                    per-stage times of the fused kernel (1 thread, 108 atoms, every
+//                                             model), its floating-point work per atom-step and the floor that
+//                                             work sets at this CPU's measured matrix-product peak
+// Models are read from ../shared/reference/nequip-0.6.2 (or $NQMD_NEQUIP_REFERENCE).
 #include <benchmark/benchmark.h>
 
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -38,8 +52,13 @@ std::string reference_dir() {
       .string();
 }
 
-const char* kModels[] = {"modelA", "modelB"};
-const char* kBackends[] = {"native", "torchscript"};
+struct ModelInfo {
+  const char* name;
+  double target;  // issue #7: torchscript/fused at least this
+};
+const ModelInfo kModels[] = {{"modelA", 5}, {"modelA_f32", 5}, {"modelB", 5}, {"modelC", 5}, {"modelP", 10}, {"modelP64", 10}};
+const char* kBackends[] = {"fused", "autograd", "torchscript"};
+constexpr int kNumModels = 6;
 
 // fcc Cu/Au, repeat^3 conventional cells.
 nqmd::System fcc_cell(int repeat) {
@@ -77,6 +96,8 @@ AtomicGraph graph_of(const nqmd::System& system, double r_max) {
   return graph;
 }
 
+std::string model_path(int model) { return reference_dir() + "/" + kModels[model].name + "/deployed.pth"; }
+
 // One evaluator per model and backend, loaded once.
 struct Evaluator {
   std::unique_ptr<nqmd::nequip::NequipModel> native;
@@ -94,36 +115,37 @@ Evaluator& evaluator(int model, int backend) {
   static std::map<std::pair<int, int>, Evaluator> cache;
   Evaluator& e = cache[{model, backend}];
   if (!e.native && !e.script) {
-    const std::string path = reference_dir() + "/" + kModels[model] + "/deployed.pth";
-    if (backend == 0) {
-      e.native = std::make_unique<nqmd::nequip::NequipModel>(path);
+    if (backend == 2) {
+      e.script = std::make_unique<nqmd::nequip::TorchScriptModel>(model_path(model));
     } else {
-      e.script = std::make_unique<nqmd::nequip::TorchScriptModel>(path);
+      nqmd::nequip::ModelOptions options;
+      options.kernel = backend == 0 ? "fused" : "autograd";
+      e.native = std::make_unique<nqmd::nequip::NequipModel>(model_path(model), options);
     }
   }
   return e;
 }
 
 const AtomicGraph& graph(int model, int repeat) {
-  static std::map<std::pair<int, int>, AtomicGraph> cache;
-  auto found = cache.find({model, repeat});
-  if (found == cache.end())
-    found = cache.emplace(std::make_pair(model, repeat), graph_of(fcc_cell(repeat), model == 0 ? 4.0 : 5.0)).first;
+  static std::map<std::pair<double, int>, AtomicGraph> cache;
+  const double r_max = evaluator(model, 0).native->metadata().r_max;
+  auto found = cache.find({r_max, repeat});
+  if (found == cache.end()) found = cache.emplace(std::make_pair(r_max, repeat), graph_of(fcc_cell(repeat), r_max)).first;
   return found->second;
 }
 
-// Arguments: model (0 A, 1 B), repeat (3, 4, 6, 8), backend (0 native, 1 torchscript), torch threads.
+// Arguments: model (index into kModels), repeat (3, 4, 6, 8), backend (0 fused, 1 autograd, 2 torchscript), threads.
 void BM_nequip_energy_forces(benchmark::State& state) {
   const int model = static_cast<int>(state.range(0));
   const int repeat = static_cast<int>(state.range(1));
   const int backend = static_cast<int>(state.range(2));
   const int threads = static_cast<int>(state.range(3));
-  nqmd::set_libtorch_threads(threads);
+  nqmd::set_libtorch_threads(threads);  // torch's intra-op threads and OpenMP's, which the fused kernel uses
   Evaluator& evaluate = evaluator(model, backend);
   const AtomicGraph& g = graph(model, repeat);
   ModelOutput out;
   // TorchScript's profiling executor specialises the graph over its first calls (bailout depth 2).
-  for (int warm_up = 0; warm_up < (backend == 1 ? 3 : 1); ++warm_up) evaluate(g, out);
+  for (int warm_up = 0; warm_up < (backend == 2 ? 3 : 1); ++warm_up) evaluate(g, out);
   for (auto _ : state) {
     evaluate(g, out);
     benchmark::DoNotOptimize(out.total_energy);
@@ -133,18 +155,21 @@ void BM_nequip_energy_forces(benchmark::State& state) {
   state.counters["edges"] = static_cast<double>(g.num_edges());
   state.counters["backend"] = backend;
   state.counters["threads"] = threads;
-  state.SetLabel(fmt::format("{} {} {} atoms {} thread(s)", kModels[model], kBackends[backend], g.num_atoms(), threads));
+  state.SetLabel(fmt::format("{} {} {} atoms {} thread(s)", kModels[model].name, kBackends[backend], g.num_atoms(),
+                             threads));
 }
 
 void arguments(benchmark::internal::Benchmark* b) {
-  for (int model : {0, 1})
+  for (int model = 0; model < kNumModels; ++model)
     for (int repeat : {3, 4, 6, 8})
       for (int threads : {1, 2})
-        for (int backend : {0, 1}) b->Args({model, repeat, backend, threads});
+        for (int backend : {0, 1, 2})
+          // autograd is shown on the smallest cell only (it is the test reference, not a contender).
+          if (backend != 1 || repeat == 3) b->Args({model, repeat, backend, threads});
 }
 BENCHMARK(BM_nequip_energy_forces)->Apply(arguments)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(0.5);
 
-// Console output plus a summary table: us/atom/step per backend and the ratio torchscript / native.
+// Console output plus a summary table: us/atom/step per backend, the ratios and the thread speed-up.
 class SummaryReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
@@ -159,15 +184,31 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
-    fmt::print("\nNequIP energy+forces, us/atom/step (libtorch {})\n", nqmd::libtorch_version());
-    fmt::print("{:<7} {:>6} {:>8} {:>12} {:>12} {:>18}\n", "model", "atoms", "threads", "native", "torchscript",
-               "torchscript/native");
+    fmt::print("\nNequIP energy+forces, us/atom/step (libtorch {}; {} hardware threads)\n", nqmd::libtorch_version(),
+               std::thread::hardware_concurrency());
+    fmt::print("{:<11} {:>6} {:>7} {:>11} {:>11} {:>12} {:>12} {:>9} {:>7}\n", "model", "atoms", "threads", "fused",
+               "autograd", "torchscript", "ts/fused", "target", "met");
     for (const auto& [key, by_backend] : times_) {
       const auto& [model, atoms, threads] = key;
-      const auto native = by_backend.find(0), script = by_backend.find(1);
-      if (native == by_backend.end() || script == by_backend.end()) continue;
-      fmt::print("{:<7} {:>6} {:>8} {:>12.2f} {:>12.2f} {:>18.3f}\n", kModels[model], atoms, threads, native->second,
-                 script->second, script->second / native->second);
+      auto time = [&](int backend) {
+        const auto it = by_backend.find(backend);
+        return it == by_backend.end() ? -1.0 : it->second;
+      };
+      auto text = [](double v) { return v < 0 ? std::string("-") : fmt::format("{:.2f}", v); };
+      const double fused = time(0), autograd = time(1), script = time(2);
+      const bool both = fused > 0 && script > 0;
+      fmt::print("{:<11} {:>6} {:>7} {:>11} {:>11} {:>12} {:>12} {:>9} {:>7}\n", kModels[model].name, atoms, threads,
+                 text(fused), text(autograd), text(script), both ? fmt::format("{:.2f}x", script / fused) : "-",
+                 fmt::format("{:.0f}x", kModels[model].target),
+                 both ? (script / fused >= kModels[model].target ? "yes" : "NO") : "-");
+    }
+    fmt::print("\nfused kernel, 2 threads vs 1 (target 1.7x on 2048 atoms)\n");
+    for (const auto& [key, by_backend] : times_) {
+      const auto& [model, atoms, threads] = key;
+      if (threads != 1 || by_backend.count(0) == 0) continue;
+      const auto two = times_.find({model, atoms, 2});
+      if (two == times_.end() || two->second.count(0) == 0) continue;
+      fmt::print("{:<11} {:>6} atoms: {:.2f}x\n", kModels[model].name, atoms, by_backend.at(0) / two->second.at(0));
     }
   }
 
@@ -175,9 +216,64 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   std::map<std::tuple<int, int, int>, std::map<int, double>> times_;
 };
 
+// Floating-point operations per second of a large matrix product (Eigen, one thread): the peak the fused kernel's
+// matrix products can reach here.
+template <typename T>
+double matrix_product_peak() {
+  using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const Eigen::Index n = 512;
+  const Matrix a = Matrix::Random(n, n), b = Matrix::Random(n, n);
+  Matrix c(n, n);
+  double best = 0;
+  for (int trial = 0; trial < 5; ++trial) {
+    const auto start = std::chrono::steady_clock::now();
+    c.noalias() = a * b;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    benchmark::DoNotOptimize(c.data());
+    best = std::max(best, 2.0 * static_cast<double>(n * n * n) / seconds);
+  }
+  return best;
+}
+
+void profile() {
+  nqmd::set_libtorch_threads(1);
+  const double peak64 = matrix_product_peak<double>(), peak32 = matrix_product_peak<float>();
+  fmt::print("matrix-product peak (Eigen, 512x512, 1 thread): float64 {:.1f} GFLOP/s, float32 {:.1f} GFLOP/s\n\n",
+             peak64 * 1e-9, peak32 * 1e-9);
+  for (int model = 0; model < kNumModels; ++model) {
+    Evaluator& e = evaluator(model, 0);
+    nqmd::nequip::FusedNetwork* fused = e.native->fused_network();
+    if (!fused) continue;
+    const AtomicGraph& g = graph(model, 3);
+    ModelOutput out;
+    e(g, out);
+    fused->set_profiling(true);
+    for (int call = 0; call < 5; ++call) e(g, out);
+    const nqmd::nequip::FusedProfile& p = fused->profile();
+    double total = 0;
+    for (const auto& [stage, seconds] : p.seconds) total += seconds;
+    const double per_atom = 1e6 / (p.calls * static_cast<double>(g.num_atoms()));
+    const double flops_per_atom = p.flops / (p.calls * static_cast<double>(g.num_atoms()));
+    const bool single = e.native->metadata().model_dtype == "float32";
+    const double peak = single ? peak32 : peak64;
+    fmt::print("{} ({}, {} atoms, {} edges): {:.1f} us/atom/step; {:.2f} MFLOP/atom/step -> {:.1f} GFLOP/s; floor at "
+               "the matrix-product peak {:.1f} us/atom/step\n",
+               kModels[model].name, e.native->metadata().model_dtype, g.num_atoms(), g.num_edges(), total * per_atom,
+               flops_per_atom * 1e-6, flops_per_atom / (total * per_atom) * 1e-3, flops_per_atom / peak * 1e6);
+    for (const auto& [stage, seconds] : p.seconds)
+      fmt::print("  {:<52} {:>9.1f} us/atom  {:>5.1f}%\n", stage, seconds * per_atom, 100 * seconds / total);
+    fused->set_profiling(false);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int k = 1; k < argc; ++k)
+    if (std::strcmp(argv[k], "--profile") == 0) {
+      profile();
+      return 0;
+    }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   SummaryReporter reporter;

@@ -4,12 +4,11 @@
 #include "potential/nequip/detail/e3nn_impl.hpp"
 #include "potential/nequip/wigner.hpp"
 
-namespace nqmd::nequip::detail {
-namespace {
+namespace nqmd::nequip {
 
-// The constant c_l of the recursion, from the norm of C^{l-1,1,l} Y^{l-1}(r) r at a unit vector (the norm is the
-// same at every point of the sphere), in long double.
-double recursion_constant(int l) {
+// From the norm of C^{l-1,1,l} Y^{l-1}(r) r at a unit vector (the norm is the same at every point of the sphere),
+// in long double.
+double spherical_harmonics_recursion_constant(int l) {
   static std::mutex mutex;
   static std::vector<double> constants;  // index l
   std::lock_guard<std::mutex> lock(mutex);
@@ -40,7 +39,9 @@ double recursion_constant(int l) {
   return constants[static_cast<std::size_t>(l)];
 }
 
-}  // namespace
+}  // namespace nqmd::nequip
+
+namespace nqmd::nequip::detail {
 
 torch::Tensor wigner_3j_tensor(int l1, int l2, int l3, const torch::TensorOptions& options) {
   const std::vector<double>& c = wigner_3j(l1, l2, l3);
@@ -61,7 +62,7 @@ torch::Tensor spherical_harmonics(int lmax, const torch::Tensor& vectors, bool n
     // [..., 2l-1] x [..., 3] -> [..., (2l-1)*3] @ C[(2l-1)*3, 2l+1]
     const torch::Tensor outer = (parts.back().unsqueeze(-1) * r.unsqueeze(-2)).flatten(-2);
     const torch::Tensor c = wigner_3j_tensor(l - 1, 1, l, r.options()).reshape({(2 * l - 1) * 3, 2 * l + 1});
-    parts.push_back(recursion_constant(l) * torch::matmul(outer, c));
+    parts.push_back(spherical_harmonics_recursion_constant(l) * torch::matmul(outer, c));
   }
   return torch::cat(parts, -1);
 }

@@ -752,6 +752,24 @@ bool default_dtype_weight(const std::string& name) {
 struct NequipModel::Impl {
   DeployedMetadata metadata;
   std::unique_ptr<detail::NequipNetwork> network;
+  std::unique_ptr<FusedNetwork> fused;  // null: evaluate with autograd
+  std::string kernel = "autograd", kernel_note;
+
+  void select_kernel(const std::string& requested, const std::string& path) {
+    if (requested != "fused" && requested != "autograd")
+      throw InputError("NequIP model '" + path + "': kernel '" + requested + "' is not one of fused, autograd");
+    fused.reset();
+    kernel = "autograd";
+    kernel_note.clear();
+    if (requested == "autograd") return;
+    std::string reason;
+    fused = FusedNetwork::create(*network, &reason);
+    if (fused) {
+      kernel = "fused";
+    } else {
+      kernel_note = "the fused kernel does not support this model (" + reason + "); it runs with autograd";
+    }
+  }
 };
 
 NequipModel::NequipModel() : impl_(std::make_unique<Impl>()) {}
@@ -801,6 +819,7 @@ NequipModel::NequipModel(const std::string& path, const ModelOptions& options) :
     meta.model_dtype = options.dtype;
   }
   impl_->network = std::make_unique<detail::NequipNetwork>(meta, state);
+  impl_->select_kernel(options.kernel, path);
 }
 
 NequipModel NequipModel::random(const std::string& config_yaml, const std::vector<std::string>& type_names,
@@ -823,6 +842,7 @@ NequipModel NequipModel::random(const std::string& config_yaml, const std::vecto
     state[name] = name == "model.scale_by" || name == "model.shift_by" ? t.reshape({}) : t;
   }
   model.impl_->network = std::make_unique<detail::NequipNetwork>(meta, state, seed);
+  model.impl_->select_kernel("fused", meta.path);
   return model;
 }
 
@@ -859,6 +879,10 @@ void NequipModel::save(const std::string& path, const std::vector<std::pair<std:
 const DeployedMetadata& NequipModel::metadata() const { return impl_->metadata; }
 bool NequipModel::has_virial() const { return impl_->network->stress_output(); }
 const detail::NequipNetwork& NequipModel::network() const { return *impl_->network; }
+void NequipModel::set_kernel(const std::string& kernel) { impl_->select_kernel(kernel, impl_->metadata.path); }
+const std::string& NequipModel::kernel() const { return impl_->kernel; }
+const std::string& NequipModel::kernel_note() const { return impl_->kernel_note; }
+FusedNetwork* NequipModel::fused_network() { return impl_->fused.get(); }
 
 ModelOutput NequipModel::evaluate(const AtomicGraph& graph) {
   ModelOutput output;
@@ -868,6 +892,10 @@ ModelOutput NequipModel::evaluate(const AtomicGraph& graph) {
 
 void NequipModel::evaluate(const AtomicGraph& graph, bool virial, ModelOutput& output) {
   graph.validate(impl_->metadata.n_species);
+  if (impl_->fused) {
+    impl_->fused->evaluate(graph, virial, at::get_num_threads(), output);
+    return;
+  }
   const detail::GraphTensors t = detail::graph_tensors(graph);
   const auto result = impl_->network->forward(t.pos, t.atom_types, t.edge_index, t.edge_cell_shift, t.cell, virial);
   detail::model_output(result.total_energy, result.atomic_energy, result.forces, result.virial, output);

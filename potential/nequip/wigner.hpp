@@ -11,4 +11,8 @@ namespace nqmd::nequip {
 // Cached; safe to call from several threads.
 const std::vector<double>& wigner_3j(int l1, int l2, int l3);
 
+// The constant c_l of e3nn's spherical-harmonics recursion Y^l = c_l C^{l-1,1,l} (Y^{l-1} (x) r) at a unit vector r
+// ('component' normalisation, |Y^l|^2 = 2l+1); c_1 = sqrt(3) with Y^0 = 1. Cached; thread-safe. Defined in e3nn.cpp.
+double spherical_harmonics_recursion_constant(int l);
+
 }  // namespace nqmd::nequip

@@ -32,6 +32,9 @@ std::string random_config(const ModelCase& c) {
          "avg_num_neighbors: 8.0\nresnet: true\n";
 }
 
+// Both ways of computing forces: the fused kernel (hand-written backward, what MD runs) and autograd.
+const char* const kKernels[] = {"fused", "autograd"};
+
 const std::vector<ModelCase> kCases{{1, true, "ForceOutput"},
                                     {2, true, "StressForceOutput"},
                                     {3, true, "ForceOutput"},
@@ -111,100 +114,106 @@ nqmd::System strained(const nqmd::System& system, const Mat3& eps) {
 
 }  // namespace
 
-TEST_CASE("physics: rotations, reflections, translations and permutations (random models, l_max 1-3)",
+TEST_CASE("physics: rotations, reflections, translations and permutations (random models, l_max 1-3, both kernels)",
           "[nequip][physics]") {
   std::mt19937 rng(2024);
-  for (const ModelCase& c : kCases) {
-    INFO("l_max " << c.l_max << " parity " << c.parity);
-    NequipModel model = NequipModel::random(random_config(c), {"Cu", "Au"}, 100 + c.l_max);
-    const nqmd::System system = crystal(rng);
-    const ModelOutput ref = evaluate(model, system);
-    const double e_scale = std::max(1.0, std::abs(ref.total_energy));
-    const double f_scale = max_force(ref);
-    const double w_scale = ref.virial->cwiseAbs().maxCoeff();
-    REQUIRE(f_scale > 1e-3);
-    REQUIRE(w_scale > 1e-3);
-    double worst_e = 0, worst_f = 0, worst_w = 0;
-    std::vector<Mat3> transforms;
-    for (int k = 0; k < 3; ++k) transforms.push_back(random_rotation(rng));
-    if (c.parity) {
-      transforms.push_back(-Mat3::Identity());
-      transforms.push_back(Eigen::Vector3d(1, 1, -1).asDiagonal() * random_rotation(rng));
-    }
-    for (const Mat3& q : transforms) {
-      const ModelOutput out = evaluate(model, transformed(system, q));
-      worst_e = std::max(worst_e, std::abs(out.total_energy - ref.total_energy) / e_scale);
+  for (const char* kernel : kKernels)
+    for (const ModelCase& c : kCases) {
+      INFO(kernel << " l_max " << c.l_max << " parity " << c.parity);
+      NequipModel model = NequipModel::random(random_config(c), {"Cu", "Au"}, 100 + c.l_max);
+      model.set_kernel(kernel);
+      const nqmd::System system = crystal(rng);
+      const ModelOutput ref = evaluate(model, system);
+      const double e_scale = std::max(1.0, std::abs(ref.total_energy));
+      const double f_scale = max_force(ref);
+      const double w_scale = ref.virial->cwiseAbs().maxCoeff();
+      REQUIRE(f_scale > 1e-3);
+      REQUIRE(w_scale > 1e-3);
+      double worst_e = 0, worst_f = 0, worst_w = 0;
+      std::vector<Mat3> transforms;
+      for (int k = 0; k < 3; ++k) transforms.push_back(random_rotation(rng));
+      if (c.parity) {
+        transforms.push_back(-Mat3::Identity());
+        transforms.push_back(Eigen::Vector3d(1, 1, -1).asDiagonal() * random_rotation(rng));
+      }
+      for (const Mat3& q : transforms) {
+        const ModelOutput out = evaluate(model, transformed(system, q));
+        worst_e = std::max(worst_e, std::abs(out.total_energy - ref.total_energy) / e_scale);
+        for (std::size_t i = 0; i < system.size(); ++i)
+          worst_f = std::max(worst_f, (out.forces[i] - q * ref.forces[i]).cwiseAbs().maxCoeff() / f_scale);
+        worst_w = std::max(worst_w, (*out.virial - q * *ref.virial * q.transpose()).cwiseAbs().maxCoeff() / w_scale);
+      }
+      WARN(kernel << " l_max " << c.l_max << " parity " << c.parity << ": E=" << ref.total_energy
+                  << " eV, max |F|=" << f_scale << "; under O(3): relative |dE| " << worst_e << ", |dF| " << worst_f << ", |dW| " << worst_w);
+      CHECK(worst_e < 1e-12);
+      CHECK(worst_f < 1e-12);
+      CHECK(worst_w < 1e-12);
+
+      // Translation, with atoms leaving the cell (positions are not wrapped).
+      nqmd::System moved = system;
+      for (Vec3& x : moved.positions) x += Vec3(1.3, -2.1, 0.7);
+      const ModelOutput translated = evaluate(model, moved);
+      CHECK(std::abs(translated.total_energy - ref.total_energy) < 1e-12 * e_scale);
       for (std::size_t i = 0; i < system.size(); ++i)
-        worst_f = std::max(worst_f, (out.forces[i] - q * ref.forces[i]).cwiseAbs().maxCoeff() / f_scale);
-      worst_w = std::max(worst_w, (*out.virial - q * *ref.virial * q.transpose()).cwiseAbs().maxCoeff() / w_scale);
-    }
-    WARN("l_max " << c.l_max << " parity " << c.parity << ": E=" << ref.total_energy << " eV, max |F|=" << f_scale
-                  << "; under O(3): relative |dE| " << worst_e << ", |dF| " << worst_f << ", |dW| " << worst_w);
-    CHECK(worst_e < 1e-12);
-    CHECK(worst_f < 1e-12);
-    CHECK(worst_w < 1e-12);
+        CHECK((translated.forces[i] - ref.forces[i]).cwiseAbs().maxCoeff() < 1e-12 * f_scale);
 
-    // Translation, with atoms leaving the cell (positions are not wrapped).
-    nqmd::System moved = system;
-    for (Vec3& x : moved.positions) x += Vec3(1.3, -2.1, 0.7);
-    const ModelOutput translated = evaluate(model, moved);
-    CHECK(std::abs(translated.total_energy - ref.total_energy) < 1e-12 * e_scale);
-    for (std::size_t i = 0; i < system.size(); ++i)
-      CHECK((translated.forces[i] - ref.forces[i]).cwiseAbs().maxCoeff() < 1e-12 * f_scale);
-
-    // Permutation.
-    std::vector<std::size_t> order(system.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::shuffle(order.begin(), order.end(), rng);
-    nqmd::System permuted = system;
-    for (std::size_t k = 0; k < order.size(); ++k) {
-      permuted.positions[k] = system.positions[order[k]];
-      permuted.species[k] = system.species[order[k]];
+      // Permutation.
+      std::vector<std::size_t> order(system.size());
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), rng);
+      nqmd::System permuted = system;
+      for (std::size_t k = 0; k < order.size(); ++k) {
+        permuted.positions[k] = system.positions[order[k]];
+        permuted.species[k] = system.species[order[k]];
+      }
+      const ModelOutput shuffled = evaluate(model, permuted);
+      CHECK(std::abs(shuffled.total_energy - ref.total_energy) < 1e-12 * e_scale);
+      for (std::size_t k = 0; k < order.size(); ++k) {
+        CHECK((shuffled.forces[k] - ref.forces[order[k]]).cwiseAbs().maxCoeff() < 1e-12 * f_scale);
+        CHECK(std::abs(shuffled.atomic_energies[k] - ref.atomic_energies[order[k]]) < 1e-12 * e_scale);
+      }
     }
-    const ModelOutput shuffled = evaluate(model, permuted);
-    CHECK(std::abs(shuffled.total_energy - ref.total_energy) < 1e-12 * e_scale);
-    for (std::size_t k = 0; k < order.size(); ++k) {
-      CHECK((shuffled.forces[k] - ref.forces[order[k]]).cwiseAbs().maxCoeff() < 1e-12 * f_scale);
-      CHECK(std::abs(shuffled.atomic_energies[k] - ref.atomic_energies[order[k]]) < 1e-12 * e_scale);
-    }
-  }
 }
 
-TEST_CASE("physics: forces and virial equal finite differences of the energy", "[nequip][physics]") {
+TEST_CASE("physics: forces and virial equal finite differences of the energy (both kernels)", "[nequip][physics]") {
   std::mt19937 rng(7);
-  for (const ModelCase& c : kCases) {
-    INFO("l_max " << c.l_max << " parity " << c.parity);
-    NequipModel model = NequipModel::random(random_config(c), {"Cu", "Au"}, 200 + c.l_max);
-    const nqmd::System system = crystal(rng);
-    const ModelOutput ref = evaluate(model, system);
-    const double h = 1e-5;
-    double worst_f = 0;
-    for (std::size_t i : {std::size_t{0}, std::size_t{3}, std::size_t{6}})
-      for (int d = 0; d < 3; ++d) {
-        nqmd::System plus = system, minus = system;
-        plus.positions[i][d] += h;
-        minus.positions[i][d] -= h;
-        const double derivative = (evaluate(model, plus).total_energy - evaluate(model, minus).total_energy) / (2 * h);
-        worst_f = std::max(worst_f, std::abs(ref.forces[i][d] + derivative));
-      }
-    double worst_w = 0;
-    for (int a = 0; a < 3; ++a)
-      for (int b = a; b < 3; ++b) {
-        Mat3 eps = Mat3::Zero();
-        eps(a, b) += 0.5 * h;
-        eps(b, a) += 0.5 * h;
-        const double derivative =
-            (evaluate(model, strained(system, eps)).total_energy - evaluate(model, strained(system, -eps)).total_energy) /
-            (2 * h);
-        worst_w = std::max(worst_w, std::abs((*ref.virial)(a, b) + derivative));
-        CHECK(std::abs((*ref.virial)(a, b) - (*ref.virial)(b, a)) < 1e-10);
-      }
-    WARN("l_max " << c.l_max << " parity " << c.parity << ": max |F + dE/dx| " << worst_f << " eV/A (|F| up to "
-                  << max_force(ref) << "), max |W + dE/deps| " << worst_w << " eV (|W| up to "
-                  << ref.virial->cwiseAbs().maxCoeff() << ")");
-    CHECK(worst_f < 1e-6 * std::max(1.0, max_force(ref)));
-    CHECK(worst_w < 1e-6 * std::max(1.0, ref.virial->cwiseAbs().maxCoeff()));
-  }
+  for (const char* kernel : kKernels)
+    for (const ModelCase& c : kCases) {
+      INFO(kernel << " l_max " << c.l_max << " parity " << c.parity);
+      NequipModel model = NequipModel::random(random_config(c), {"Cu", "Au"}, 200 + c.l_max);
+      model.set_kernel(kernel);
+      const nqmd::System system = crystal(rng);
+      const ModelOutput ref = evaluate(model, system);
+      const double h = 1e-5;
+      double worst_f = 0;
+      for (std::size_t i : {std::size_t{0}, std::size_t{3}, std::size_t{6}})
+        for (int d = 0; d < 3; ++d) {
+          nqmd::System plus = system, minus = system;
+          plus.positions[i][d] += h;
+          minus.positions[i][d] -= h;
+          const double derivative =
+              (evaluate(model, plus).total_energy - evaluate(model, minus).total_energy) / (2 * h);
+          worst_f = std::max(worst_f, std::abs(ref.forces[i][d] + derivative));
+        }
+      double worst_w = 0;
+      for (int a = 0; a < 3; ++a)
+        for (int b = a; b < 3; ++b) {
+          Mat3 eps = Mat3::Zero();
+          eps(a, b) += 0.5 * h;
+          eps(b, a) += 0.5 * h;
+          const double derivative =
+              (evaluate(model, strained(system, eps)).total_energy -
+               evaluate(model, strained(system, -eps)).total_energy) /
+              (2 * h);
+          worst_w = std::max(worst_w, std::abs((*ref.virial)(a, b) + derivative));
+          CHECK(std::abs((*ref.virial)(a, b) - (*ref.virial)(b, a)) < 1e-10);
+        }
+      WARN(kernel << " l_max " << c.l_max << " parity " << c.parity << ": max |F + dE/dx| " << worst_f
+                  << " eV/A (|F| up to " << max_force(ref) << "), max |W + dE/deps| " << worst_w
+                  << " eV (|W| up to " << ref.virial->cwiseAbs().maxCoeff() << ")");
+      CHECK(worst_f < 1e-6 * std::max(1.0, max_force(ref)));
+      CHECK(worst_w < 1e-6 * std::max(1.0, ref.virial->cwiseAbs().maxCoeff()));
+    }
 }
 
 TEST_CASE("physics: energy and force are continuous as a neighbour crosses r_max", "[nequip][physics]") {

@@ -108,23 +108,30 @@ TEST_CASE("nequip potential: float64 models reproduce reference.npz through the 
   }
 }
 
-TEST_CASE("nequip potential: float32 model A_f32 within 1e-5, both backends", "[nequip][potential]") {
-  for (const char* backend : {"native", "torchscript"}) {
-    const Differences d = run_frames("modelA_f32", backend);
-    CHECK(d.edges_match);
-    CHECK(d.worst.energy < 1e-5);
-    CHECK(d.worst.atomic < 1e-5);
-    CHECK(d.worst.forces < 1e-5);
-  }
+TEST_CASE("nequip potential: float32 model A_f32, both backends", "[nequip][potential]") {
+  // TorchScript reproduces nequip's float32 numbers (edge vectors from float32 positions) to 1e-5. The native
+  // (fused) kernel computes the edge geometry in float64 and the network in float32, so it stays closer to the
+  // float64 model than nequip's float32 model does: forces within 2e-6 of model A's float64 reference, where
+  // nequip's own float32 forces differ from it by up to 1.5e-5.
+  const Differences script = run_frames("modelA_f32", "torchscript");
+  CHECK(script.edges_match);
+  CHECK(script.worst.energy < 1e-5);
+  CHECK(script.worst.atomic < 1e-5);
+  CHECK(script.worst.forces < 1e-5);
+  const Differences native = run_frames("modelA_f32", "native", "", "modelA");
+  CHECK(native.edges_match);
+  CHECK(native.worst.energy < 1e-5);
+  CHECK(native.worst.atomic < 1e-5);
+  CHECK(native.worst.forces < 2e-6);
+  CHECK(native.worst.forces > 0.0);  // really float32
 }
 
 TEST_CASE("nequip potential: float64 model A asked for float32 runs as A_f32", "[nequip][potential]") {
-  // A_f32 is model A deployed with model_dtype float32: the same weights rounded to float32. A in float32
-  // matches A_f32's reference as A_f32 itself does (the float64 reference differs from both by up to 1.5e-5).
-  const Differences d = run_frames("modelA", "native", "dtype = \"float32\"\n", "modelA_f32");
+  // A_f32 is model A deployed with model_dtype float32: the same weights rounded to float32.
+  const Differences d = run_frames("modelA", "native", "dtype = \"float32\"\n", "modelA");
   CHECK(d.worst.energy < 1e-5);
   CHECK(d.worst.atomic < 1e-5);
-  CHECK(d.worst.forces < 1e-5);
+  CHECK(d.worst.forces < 2e-6);
   CHECK(d.worst.forces > 0.0);  // really float32
 }
 

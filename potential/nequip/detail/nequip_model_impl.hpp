@@ -36,15 +36,18 @@ class EquivariantLinear {
   // Number of weights of the map in -> out (sum over the paths of mul_in * mul_out).
   static std::int64_t weight_numel(const Irreps& in, const Irreps& out);
   torch::Tensor operator()(const torch::Tensor& x) const;  // [n, in.dim()] -> [n, out.dim()]
+  const Irreps& irreps_in() const { return in_; }
   const Irreps& irreps_out() const { return out_; }
   const torch::Tensor& weight() const { return weight_; }
-
- private:
+  // Block i_in -> block i_out with path weight `weight`; its [mul_in, mul_out] weights start at `offset`.
   struct Path {
     int i_in, i_out;
     double weight;
     std::int64_t offset;
   };
+  const std::vector<Path>& paths() const { return paths_; }
+
+ private:
   Irreps in_, out_;
   std::vector<Path> paths_;
   torch::Tensor weight_;
@@ -69,6 +72,13 @@ class TensorProduct {
   TensorProduct(Irreps in1, Irreps in2, Irreps out, Mode mode, const std::vector<std::array<int, 3>>& instructions,
                 const torch::TensorOptions& options);
   std::int64_t weight_numel() const { return weight_numel_; }
+  const Irreps& irreps_in1() const { return in1_; }
+  const Irreps& irreps_in2() const { return in2_; }
+  const Irreps& irreps_out() const { return out_; }
+  Mode mode() const { return mode_; }
+  const std::vector<TensorProductPath>& paths() const { return paths_; }
+  // The paths' consecutive slices of the weights, in path order.
+  const std::vector<std::int64_t>& weight_sizes() const { return weight_sizes_; }
   // uvu: weight [batch, weight_numel]; uvw: weight [weight_numel] (shared).
   torch::Tensor operator()(const torch::Tensor& x1, const torch::Tensor& x2, const torch::Tensor& weight) const;
 
@@ -156,6 +166,19 @@ class NequipNetwork {
   const std::vector<ConvNetLayer>& layers() const { return layers_; }
   torch::ScalarType dtype() const { return dtype_; }
   double r_max() const { return r_max_; }
+  // The pieces of the network, for the fused kernel (fused_network.cpp) that recomputes them by hand.
+  int num_types() const { return num_types_; }
+  double cutoff_p() const { return cutoff_p_; }
+  double avg_num_neighbors() const { return avg_num_neighbors_; }
+  const Irreps& irreps_edge_sh() const { return irreps_edge_sh_; }
+  const torch::Tensor& bessel_weights() const { return bessel_weights_; }
+  const EquivariantLinear& chemical_embedding() const { return chemical_embedding_; }
+  const EquivariantLinear& conv_to_output_hidden() const { return conv_to_output_hidden_; }
+  const EquivariantLinear& output_hidden_to_scalar() const { return output_hidden_to_scalar_; }
+  const torch::Tensor& per_species_scales() const { return per_species_scales_; }  // may be undefined
+  const torch::Tensor& per_species_shifts() const { return per_species_shifts_; }  // may be undefined
+  bool has_global_shift() const { return has_global_shift_; }
+  double global_shift() const { return global_shift_; }
   // Every weight the network uses, as given (or drawn), by parameter name: what a native model file stores.
   const std::map<std::string, torch::Tensor>& weights() const { return weights_; }
 
