@@ -25,8 +25,16 @@ namespace nqmd {
 const SectionSchema& neighbor_section_schema() {
   static const SectionSchema schema{
       "neighbor",
-      "Verlet neighbour list: built with radius cutoff + skin, rebuilt when an atom has moved more than skin/2.",
-      {KeySpec("skin", KeyType::real, "skin distance added to the potential's cutoff (A)").at_least(0.0).defaults_to(1.0)}};
+      "Verlet neighbour list: built with radius cutoff + skin, rebuilt when an atom has moved more than skin/2 "
+      "(checked every `every` steps; LAMMPS neigh_modify every/check).",
+      {KeySpec("skin", KeyType::real, "skin distance added to the potential's cutoff (A)").at_least(0.0).defaults_to(1.0),
+       KeySpec("every", KeyType::integer, "consider a rebuild only on steps that are multiples of this")
+           .at_least(1)
+           .defaults_to(std::int64_t{1}),
+       KeySpec("check", KeyType::boolean,
+               "rebuild only if an atom moved more than skin/2; false rebuilds every `every` steps regardless and "
+               "counts the dangerous builds (pairs may be missed: for benchmarks that copy LAMMPS settings)")
+           .defaults_to(true)}};
   return schema;
 }
 
@@ -251,6 +259,8 @@ std::optional<std::string> run_md(const RunRequest& request) {
     simulation.add_observer(std::move(writer), static_cast<std::uint64_t>(output.integer("trajectory_every")));
   simulation.set_checkpoints({checkpoint_path, static_cast<std::uint64_t>(run.integer("checkpoint_every"))});
   simulation.set_watchdog(Watchdog(watchdog_limits(input.section(watchdog_section_schema()))));
+  simulation.set_neighbor_schedule(
+      {static_cast<std::uint64_t>(neighbor.integer("every")), neighbor.boolean("check")});
 
   if (restart) {
     simulation.restore(*restart);
@@ -263,6 +273,16 @@ std::optional<std::string> run_md(const RunRequest& request) {
 
   simulation.run_until(steps);
   log::info("neighbour list: {} builds in {} steps", simulation.neighbor_list().num_builds(), steps - first_step);
+  if (!neighbor.boolean("check")) {
+    const std::uint64_t dangerous = simulation.dangerous_builds();
+    if (dangerous > 0) {
+      log::warn("neighbour list: {} dangerous builds (an atom had moved more than skin/2: interactions may have been "
+                "missed; lower [neighbor] every or set check = true)",
+                dangerous);
+    } else {
+      log::info("neighbour list: 0 dangerous builds");
+    }
+  }
   if (!checkpoint_path.empty()) {
     simulation.write_checkpoint();
     log::info("checkpoint: {} (step {})", checkpoint_path, simulation.step());

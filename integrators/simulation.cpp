@@ -26,7 +26,13 @@ void Simulation::add_observer(std::unique_ptr<Observer> observer, std::uint64_t 
 }
 
 const ForceResult& Simulation::compute(System& system) {
-  if (rebuild_next_ || neighbors_.needs_rebuild(system)) {
+  bool rebuild = rebuild_next_;
+  if (!rebuild && step_being_computed_ % neighbor_schedule_.every == 0) {
+    const bool moved_too_far = neighbors_.needs_rebuild(system);
+    rebuild = moved_too_far || !neighbor_schedule_.check;
+    if (moved_too_far && !neighbor_schedule_.check) ++dangerous_builds_;
+  }
+  if (rebuild) {
     check_positions_sane(system);
     // Rebuilds are where atoms are wrapped back into the cell; image counters keep the unwrapped path.
     system.wrap_into_cell();

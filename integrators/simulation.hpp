@@ -23,6 +23,16 @@ struct CheckpointOptions {
   std::uint64_t every = 0;     // steps between checkpoints; 0: only at the end (and when stopping on an error)
 };
 
+// When the neighbour list is rebuilt, as LAMMPS' neigh_modify every/check: on steps that are multiples of `every`,
+// and then only if an atom has moved more than skin/2 since the last build when `check` (the default, every = 1
+// and check = true, is the safe criterion). Without check the list is rebuilt on schedule whatever the atoms did;
+// a rebuild at which an atom had moved more than skin/2 is counted as dangerous (pairs may have been missed
+// before it), as LAMMPS counts "dangerous builds".
+struct NeighborSchedule {
+  std::uint64_t every = 1;
+  bool check = true;
+};
+
 class Simulation final : public ForceProvider {
  public:
   Simulation(System system, std::unique_ptr<Potential> potential, std::unique_ptr<Integrator> integrator,
@@ -31,6 +41,9 @@ class Simulation final : public ForceProvider {
   void add_observer(std::unique_ptr<Observer> observer, std::uint64_t every);
   void set_checkpoints(CheckpointOptions options) { checkpoints_ = std::move(options); }
   void set_watchdog(const Watchdog& watchdog) { watchdog_ = watchdog; }
+  void set_neighbor_schedule(NeighborSchedule schedule) { neighbor_schedule_ = schedule; }
+  // Scheduled rebuilds (check = false) at which an atom had moved more than skin/2.
+  std::uint64_t dangerous_builds() const { return dangerous_builds_; }
 
   // Fresh start: forces at the initial positions, integrator set-up (observers see step 0 when the run starts).
   void initialize();
@@ -73,6 +86,8 @@ class Simulation final : public ForceProvider {
   std::unique_ptr<Potential> potential_;
   std::unique_ptr<Integrator> integrator_;
   NeighborList neighbors_;
+  NeighborSchedule neighbor_schedule_;
+  std::uint64_t dangerous_builds_ = 0;
   ForceResult forces_;
   std::vector<ScheduledObserver> observers_;
   CheckpointOptions checkpoints_;

@@ -46,17 +46,21 @@ void Watchdog::check(std::uint64_t step, const System& system, const std::vector
   const std::size_t n = system.size();
   const bool per_atom_checks = step % limits_.check_every == 0;
   if (per_atom_checks && limits_.max_force > 0) {
+    const double max_squared = limits_.max_force * limits_.max_force;
     for (std::size_t i = 0; i < n; ++i)
-      if (forces[i].norm() > limits_.max_force)
+      if (forces[i].squaredNorm() > max_squared)
         throw InputError(fmt::format("step {}: watchdog: the force on atom {} ({}) is {:.6g} eV/A, above max_force = {} "
                                      "eV/A (the dynamics are diverging; [watchdog] sets the limits)",
                                      step, i, system.symbol(i), forces[i].norm(), limits_.max_force));
   }
   if (per_atom_checks && limits_.max_displacement > 0 && previous_positions.size() == n) {
+    const double max_squared = limits_.max_displacement * limits_.max_displacement;
     for (std::size_t i = 0; i < n; ++i) {
-      const double moved =
-          (system.positions[i] - previous_positions[i] + system.cell.shift_vector(system.images[i] - previous_images[i]))
-              .norm();
+      Vec3 step_vector = system.positions[i] - previous_positions[i];
+      if (system.images[i] != previous_images[i])
+        step_vector += system.cell.shift_vector(system.images[i] - previous_images[i]);
+      if (step_vector.squaredNorm() <= max_squared) continue;
+      const double moved = step_vector.norm();
       if (moved > limits_.max_displacement)
         throw InputError(fmt::format("step {}: watchdog: atom {} ({}) moved {:.6g} A in one step, above "
                                      "max_displacement = {} A (time step too large, or the dynamics diverge)",

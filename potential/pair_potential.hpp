@@ -190,28 +190,51 @@ class PairPotential final : public Potential {
       mapped_symbols_ = system.species_symbols;
     }
     result.reset(system.size());
+    // One species (the common case): its pair parameters once, no lookups per pair.
+    if (table_.species().size() == 1) {
+      accumulate<true>(system, neighbors, result);
+    } else {
+      accumulate<false>(system, neighbors, result);
+    }
+  }
+
+ private:
+  struct Pair {
+    typename Form::Coefficients coefficients{};
+    double cutoff_squared = 0.0;  // A^2
+    double energy_shift = 0.0;    // E(rc) if shifted, else 0 (eV)
+  };
+
+  template <bool kSingleSpecies>
+  void accumulate(const System& system, const NeighborList& neighbors, ForceResult& result) const {
     const std::size_t count = table_.species().size();
     const Mat3 lattice_columns = system.cell.lattice().transpose();
-    const std::vector<std::size_t>& offsets = neighbors.offsets();
-    const std::vector<int>& others = neighbors.neighbors();
-    const std::vector<Vec3i>& shifts = neighbors.shifts();
+    const std::size_t* offsets = neighbors.offsets().data();
+    const int* others = neighbors.neighbors().data();
+    const Vec3i* shifts = neighbors.shifts().data();
     const Vec3* positions = system.positions.data();
+    const int* species = system.species.data();
+    const int* potential_species = potential_species_.data();
     Vec3* forces = result.forces.data();
     double* atom_energies = result.atom_energies.data();
+    const Pair& only_pair = pairs_[0];
     double energy = 0.0;
     // The pair virial -sum f (x) r is symmetric (f is along r): accumulate its six independent components.
     double w_xx = 0.0, w_yy = 0.0, w_zz = 0.0, w_xy = 0.0, w_xz = 0.0, w_yz = 0.0;
-    for (std::size_t i = 0; i < system.size(); ++i) {
+    const std::size_t n = system.size();
+    for (std::size_t i = 0; i < n; ++i) {
       const Vec3 x_i = positions[i];
-      const Pair* pairs_of_i = &pairs_[potential_species_[system.species[i]] * count];
+      const Pair* pairs_of_i = kSingleSpecies ? &only_pair : &pairs_[static_cast<std::size_t>(potential_species[species[i]]) * count];
       Vec3 force_i = Vec3::Zero();
       double energy_i = 0.0;
-      for (std::size_t edge = offsets[i]; edge < offsets[i + 1]; ++edge) {
+      const std::size_t end = offsets[i + 1];
+      for (std::size_t edge = offsets[i]; edge < end; ++edge) {
         const int j = others[edge];
         Vec3 r = positions[j] - x_i;
-        if (shifts[edge] != Vec3i::Zero()) r += lattice_columns * shifts[edge].cast<double>();
+        const Vec3i& shift = shifts[edge];
+        if ((shift[0] | shift[1] | shift[2]) != 0) r += lattice_columns * shift.cast<double>();
         const double r_squared = r.squaredNorm();
-        const Pair& pair = pairs_of_i[potential_species_[system.species[j]]];
+        const Pair& pair = kSingleSpecies ? only_pair : pairs_of_i[potential_species[species[j]]];
         if (r_squared >= pair.cutoff_squared) continue;
         double derivative_over_r = 0.0;
         const double half_pair_energy =
@@ -238,12 +261,6 @@ class PairPotential final : public Potential {
     result.virial = virial;
   }
 
- private:
-  struct Pair {
-    typename Form::Coefficients coefficients{};
-    double cutoff_squared = 0.0;  // A^2
-    double energy_shift = 0.0;    // E(rc) if shifted, else 0 (eV)
-  };
   PairTable table_;
   std::vector<Pair> pairs_;  // [table_.index(a, b)]
   double max_cutoff_ = 0.0;

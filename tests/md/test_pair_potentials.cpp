@@ -284,8 +284,9 @@ TEST_CASE("lj dimer: analytic energy, force, per-atom energies and virial", "[po
     CHECK(result.forces[0].norm() <= 1e-15);
   }
   SECTION("nothing at or beyond the cutoff, although the list holds the pair (skin)") {
+    // Along an axis, so that |r| is the cutoff exactly (r * direction would round |r| to either side of it).
     for (double r : {kCutoff, kCutoff + 0.5 * kSkin}) {
-      system = dimer("Ar", "Ar", r * direction);
+      system = dimer("Ar", "Ar", Vec3(r, 0.0, 0.0));
       const ForceResult result = evaluate(*potential, system);
       CHECK(result.energy == 0.0);
       CHECK(result.forces[0].isZero());
