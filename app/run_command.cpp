@@ -1,5 +1,7 @@
 #include "app/run_command.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <limits>
@@ -21,6 +23,33 @@
 #include "integrators/simulation.hpp"
 
 namespace nqmd {
+
+namespace {
+
+// Peak resident memory of this process (kB), from the kernel's high-water mark.
+long peak_resident_kb() {
+  struct rusage usage {};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return -1;
+  return usage.ru_maxrss;  // kB on Linux
+}
+
+// Where the time of the steps went (as LAMMPS' timing breakdown) and the peak memory.
+void print_timings(const StepTimings& t, std::size_t atoms) {
+  const double total = t.total();
+  if (t.steps == 0 || total <= 0) return;
+  const double atom_steps = static_cast<double>(t.steps) * static_cast<double>(atoms);
+  auto share = [&](double seconds) { return 100.0 * seconds / total; };
+  log::info("timing: {} steps in {:.4g} s, {:.4g} us/atom/step: potential {:.1f}%, neighbour list {:.1f}%, "
+            "integrator {:.1f}%, checks {:.1f}%, output {:.1f}%",
+            t.steps, total, total * 1e6 / atom_steps, share(t.potential), share(t.neighbor), share(t.integrator),
+            share(t.checks), share(t.output));
+  const long peak = peak_resident_kb();
+  if (peak > 0)
+    log::info("memory: peak resident {:.1f} MB, {:.2f} kB/atom", static_cast<double>(peak) / 1024.0,
+              static_cast<double>(peak) / static_cast<double>(std::max<std::size_t>(atoms, 1)));
+}
+
+}  // namespace
 
 const SectionSchema& neighbor_section_schema() {
   static const SectionSchema schema{
@@ -273,6 +302,7 @@ std::optional<std::string> run_md(const RunRequest& request) {
 
   simulation.run_until(steps);
   log::info("neighbour list: {} builds in {} steps", simulation.neighbor_list().num_builds(), steps - first_step);
+  print_timings(simulation.timings(), simulation.system().size());
   if (!neighbor.boolean("check")) {
     const std::uint64_t dangerous = simulation.dangerous_builds();
     if (dangerous > 0) {

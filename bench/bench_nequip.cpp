@@ -184,31 +184,34 @@ class SummaryReporter : public benchmark::ConsoleReporter {
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
-    fmt::print("\nNequIP energy+forces, us/atom/step (libtorch {}; {} hardware threads)\n", nqmd::libtorch_version(),
+    // Markdown tables (docs/performance.md and the README quote them).
+    fmt::print("\nNequIP energy + forces, us/atom/step (libtorch {}; {} hardware threads)\n\n", nqmd::libtorch_version(),
                std::thread::hardware_concurrency());
-    fmt::print("{:<11} {:>6} {:>7} {:>11} {:>11} {:>12} {:>12} {:>9} {:>7}\n", "model", "atoms", "threads", "fused",
-               "autograd", "torchscript", "ts/fused", "target", "met");
+    fmt::print("| model | atoms | threads | fused | autograd | torchscript | torchscript/fused | target |\n");
+    fmt::print("|---|---|---|---|---|---|---|---|\n");
     for (const auto& [key, by_backend] : times_) {
       const auto& [model, atoms, threads] = key;
       auto time = [&](int backend) {
         const auto it = by_backend.find(backend);
         return it == by_backend.end() ? -1.0 : it->second;
       };
-      auto text = [](double v) { return v < 0 ? std::string("-") : fmt::format("{:.2f}", v); };
+      auto text = [](double v) { return v < 0 ? std::string("-") : fmt::format("{:.1f}", v); };
       const double fused = time(0), autograd = time(1), script = time(2);
       const bool both = fused > 0 && script > 0;
-      fmt::print("{:<11} {:>6} {:>7} {:>11} {:>11} {:>12} {:>12} {:>9} {:>7}\n", kModels[model].name, atoms, threads,
-                 text(fused), text(autograd), text(script), both ? fmt::format("{:.2f}x", script / fused) : "-",
-                 fmt::format("{:.0f}x", kModels[model].target),
-                 both ? (script / fused >= kModels[model].target ? "yes" : "NO") : "-");
+      fmt::print("| {} | {} | {} | {} | {} | {} | {} | {:.0f}x {} |\n", kModels[model].name, atoms, threads, text(fused),
+                 text(autograd), text(script), both ? fmt::format("**{:.1f}x**", script / fused) : "-",
+                 kModels[model].target, both ? (script / fused >= kModels[model].target ? "met" : "NOT met") : "");
     }
-    fmt::print("\nfused kernel, 2 threads vs 1 (target 1.7x on 2048 atoms)\n");
-    for (const auto& [key, by_backend] : times_) {
-      const auto& [model, atoms, threads] = key;
-      if (threads != 1 || by_backend.count(0) == 0) continue;
-      const auto two = times_.find({model, atoms, 2});
-      if (two == times_.end() || two->second.count(0) == 0) continue;
-      fmt::print("{:<11} {:>6} atoms: {:.2f}x\n", kModels[model].name, atoms, by_backend.at(0) / two->second.at(0));
+    fmt::print("\nFused kernel, speed-up of 2 threads over 1 (target 1.7x at 2048 atoms)\n\n");
+    fmt::print("| model | 108 | 256 | 864 | 2048 atoms |\n|---|---|---|---|---|\n");
+    for (int model = 0; model < kNumModels; ++model) {
+      std::string row = fmt::format("| {} |", kModels[model].name);
+      for (int atoms : {108, 256, 864, 2048}) {
+        const auto one = times_.find({model, atoms, 1}), two = times_.find({model, atoms, 2});
+        const bool have = one != times_.end() && two != times_.end() && one->second.count(0) && two->second.count(0);
+        row += have ? fmt::format(" {:.2f}x |", one->second.at(0) / two->second.at(0)) : " - |";
+      }
+      fmt::print("{}\n", row);
     }
   }
 

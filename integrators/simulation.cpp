@@ -1,5 +1,6 @@
 #include "integrators/simulation.hpp"
 
+#include <chrono>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -10,6 +11,19 @@
 #include "engine/units.hpp"
 
 namespace nqmd {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Seconds since `start`, which moves to now.
+double lap(Clock::time_point& start) {
+  const Clock::time_point now = Clock::now();
+  const double seconds = std::chrono::duration<double>(now - start).count();
+  start = now;
+  return seconds;
+}
+
+}  // namespace
 
 Simulation::Simulation(System system, std::unique_ptr<Potential> potential, std::unique_ptr<Integrator> integrator,
                        double neighbor_skin)
@@ -26,6 +40,7 @@ void Simulation::add_observer(std::unique_ptr<Observer> observer, std::uint64_t 
 }
 
 const ForceResult& Simulation::compute(System& system) {
+  Clock::time_point clock = Clock::now();
   bool rebuild = rebuild_next_;
   if (!rebuild && step_being_computed_ % neighbor_schedule_.every == 0) {
     const bool moved_too_far = neighbors_.needs_rebuild(system);
@@ -39,7 +54,9 @@ const ForceResult& Simulation::compute(System& system) {
     neighbors_.build(system);
     rebuild_next_ = false;
   }
+  timings_.neighbor += lap(clock);
   potential_->compute(system, neighbors_, forces_);
+  timings_.potential += lap(clock);
   return forces_;
 }
 
@@ -84,11 +101,14 @@ void Simulation::run_until(std::uint64_t last_step) {
     initial_state_observed_ = true;
   }
   while (step_ < last_step) {
+    Clock::time_point clock = Clock::now();
+    const double inside_compute = timings_.neighbor + timings_.potential;
     try {
       step_being_computed_ = step_ + 1;
       integrator_->step(system_, *this, forces_);
       ++step_;
       time_fs_ = static_cast<double>(step_) * integrator_->timestep_fs();
+      timings_.integrator += lap(clock) - (timings_.neighbor + timings_.potential - inside_compute);
       check_finite();
       if (watchdog_ && watchdog_->due(step_))
         watchdog_->check(step_, system_, forces_.forces, last_good_.positions, last_good_.images, neighbors_,
@@ -101,10 +121,14 @@ void Simulation::run_until(std::uint64_t last_step) {
       if (!checkpoints_.path.empty()) write_checkpoint();
       throw;
     }
+    timings_.checks += lap(clock);
     observe();
     for (auto& scheduled : observers_) scheduled.observer->after_step(step_);
     if (!checkpoints_.path.empty() && checkpoints_.every > 0 && step_ % checkpoints_.every == 0) write_checkpoint();
+    timings_.output += lap(clock);
     remember_good_state();
+    timings_.checks += lap(clock);
+    ++timings_.steps;
     if (const int signal = pending_stop_signal()) stop_on_signal(signal);
   }
 }

@@ -33,6 +33,15 @@ struct NeighborSchedule {
   bool check = true;
 };
 
+// Wall seconds of the steps run, by stage (as LAMMPS' timing breakdown): the neighbour list (rebuild checks and
+// builds), the potential, the integrator's own work (the rest of a step), the safety checks (finite values,
+// watchdog, the saved last good state) and output (observers and checkpoints).
+struct StepTimings {
+  double neighbor = 0, potential = 0, integrator = 0, checks = 0, output = 0;
+  std::uint64_t steps = 0;
+  double total() const { return neighbor + potential + integrator + checks + output; }
+};
+
 class Simulation final : public ForceProvider {
  public:
   Simulation(System system, std::unique_ptr<Potential> potential, std::unique_ptr<Integrator> integrator,
@@ -44,6 +53,7 @@ class Simulation final : public ForceProvider {
   void set_neighbor_schedule(NeighborSchedule schedule) { neighbor_schedule_ = schedule; }
   // Scheduled rebuilds (check = false) at which an atom had moved more than skin/2.
   std::uint64_t dangerous_builds() const { return dangerous_builds_; }
+  const StepTimings& timings() const { return timings_; }
 
   // Fresh start: forces at the initial positions, integrator set-up (observers see step 0 when the run starts).
   void initialize();
@@ -88,6 +98,7 @@ class Simulation final : public ForceProvider {
   NeighborList neighbors_;
   NeighborSchedule neighbor_schedule_;
   std::uint64_t dangerous_builds_ = 0;
+  StepTimings timings_;
   ForceResult forces_;
   std::vector<ScheduledObserver> observers_;
   CheckpointOptions checkpoints_;

@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "engine/error.hpp"
+#include "engine/log.hpp"
 #include "potential/nequip/nequip_model.hpp"
 #include "potential/nequip/torchscript_model.hpp"
 
@@ -59,7 +60,7 @@ struct NequipPotential::Impl {
   // torchscript backend with a model without a virial output: the native port of the same file, for the virial.
   std::optional<NequipModel> virial_model;
   DeployedMetadata metadata;
-  std::string dtype;
+  std::string dtype, kernel = "torchscript";
   double r_max = 0.0;
   // The system's species as model types, refreshed when the system's species list changes.
   std::vector<std::string> mapped_symbols;
@@ -97,6 +98,8 @@ NequipPotential::NequipPotential(const PotentialOptions& options) : impl_(std::m
   };
   if (options.backend != "native" && options.backend != "torchscript")
     fail(fmt::format("backend '{}' is not one of native, torchscript", options.backend));
+  if (options.kernel != "fused" && options.kernel != "autograd")
+    fail(fmt::format("kernel '{}' is not one of fused, autograd", options.kernel));
   if (!options.dtype.empty() && options.dtype != "float64" && options.dtype != "float32")
     fail(fmt::format("dtype '{}' is not one of float64, float32", options.dtype));
   std::error_code error;
@@ -112,8 +115,11 @@ NequipPotential::NequipPotential(const PotentialOptions& options) : impl_(std::m
     if (options.backend == "native") {
       ModelOptions model_options;
       model_options.dtype = options.dtype;
+      model_options.kernel = options.kernel;
       m.native.emplace(path, model_options);
       m.metadata = m.native->metadata();
+      m.kernel = m.native->kernel();
+      if (!m.native->kernel_note().empty()) log::warn("{}: {}", options.model_where, m.native->kernel_note());
     } else {
       if (NequipModel::is_native_file(path))
         fail(fmt::format("'{}' is a native model file; backend = \"torchscript\" needs a nequip-deploy .pth "
@@ -151,6 +157,7 @@ double NequipPotential::cutoff() const { return impl_->r_max; }
 const std::vector<std::string>& NequipPotential::type_names() const { return impl_->metadata.type_names; }
 const std::string& NequipPotential::backend() const { return impl_->options.backend; }
 const std::string& NequipPotential::dtype() const { return impl_->dtype; }
+const std::string& NequipPotential::kernel() const { return impl_->kernel; }
 std::size_t NequipPotential::last_num_edges() const { return impl_->graph.num_edges(); }
 
 void NequipPotential::check_system(const System& system) const { impl_->types_for(system.species_symbols); }
@@ -193,6 +200,11 @@ SectionSchema NequipPotential::schema() {
                                 "native (C++ port, virial for every model) or torchscript (the deployed module)")
                             .one_of({"native", "torchscript"})
                             .defaults_to("native"));
+  schema.keys.push_back(KeySpec("kernel", KeyType::string,
+                                "backend native: fused (hand-written forward and backward, fast) or autograd "
+                                "(libtorch autograd; the reference the fused kernel is tested against)")
+                            .one_of({"fused", "autograd"})
+                            .defaults_to("fused"));
   schema.keys.push_back(KeySpec("dtype", KeyType::string,
                                 "float64 or float32; default the model's model_dtype (float32 models cannot run in "
                                 "float64)")
@@ -214,6 +226,7 @@ std::unique_ptr<Potential> create(const ConfigSection& section, const System& sy
   options.model = section.path("model");
   options.backend = section.string("backend");
   if (section.has("dtype")) options.dtype = section.string("dtype");
+  options.kernel = section.string("kernel");
   if (section.has("species_map")) {
     std::vector<std::string> entries;
     for (const auto& [symbol, type] : section.string_table("species_map")) entries.push_back(symbol + "=" + type);

@@ -5,10 +5,10 @@
 // Each call builds the model's graph from the engine's full neighbour list (which includes the skin), keeping
 // the edges with |r_ij| < r_max (strict, as nequip and pair_nequip), with a zero cell when no axis is periodic
 // and the lattice otherwise, and returns the energy, per-atom energies, forces and the virial (-dE/d(strain)).
-// The virial: backend "native" computes it for every model (strain derivative by autograd, as nequip's
-// StressOutput); backend "torchscript" reads it from StressForceOutput models and, for models without it,
-// evaluates the native port of the same file once more per call for the virial (so pressure is always right;
-// docs/nequip.md).
+// The virial: backend "native" computes it for every model (the strain derivative nequip's StressOutput takes,
+// by the fused kernel's backward pass or by autograd); backend "torchscript" reads it from StressForceOutput
+// models and, for models without it, evaluates the native port of the same file once more per call for the
+// virial (so pressure is always right; docs/nequip.md).
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -23,6 +23,7 @@ struct PotentialOptions {
   std::string model;                 // path of a nequip-deploy .pth or a native model file
   std::string backend = "native";    // "native" or "torchscript"
   std::string dtype;                 // "float64", "float32" or "" (the model's own model_dtype)
+  std::string kernel = "fused";      // backend native: "fused" (hand-written backward) or "autograd"
   // chemical symbol -> model type name; symbols not listed are matched to a type of the same name.
   std::vector<std::pair<std::string, std::string>> species_map;
   int threads = 0;                   // torch intra-op threads; 0: OMP_NUM_THREADS if set, else torch's default
@@ -50,6 +51,8 @@ class NequipPotential final : public Potential {
   const std::vector<std::string>& type_names() const;
   const std::string& backend() const;
   const std::string& dtype() const;  // the dtype the model runs in
+  // What computes the forces: "fused" or "autograd" (backend native), or "torchscript".
+  const std::string& kernel() const;
   // Edges of the graph passed to the model by the last compute() (after the r_max filter).
   std::size_t last_num_edges() const;
 

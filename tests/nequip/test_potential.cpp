@@ -232,3 +232,22 @@ TEST_CASE("nequip potential: bad input is a one-line InputError", "[nequip][pote
   // float32 of a float64 model is for the native backend only.
   check_error(model_a + "backend = \"torchscript\"\ndtype = \"float32\"\n", {"native"});
 }
+
+TEST_CASE("nequip potential: kernel = fused (default) or autograd give the same forces; a bad kernel is an error",
+          "[nequip][potential]") {
+  const Differences fused = run_frames("modelB", "native");
+  const Differences autograd = run_frames("modelB", "native", "kernel = \"autograd\"\n");
+  CHECK(fused.worst.forces < 1e-10);
+  CHECK(autograd.worst.forces < 1e-10);
+  CHECK(fused.worst.virial < 1e-10);
+  CHECK(autograd.worst.virial < 1e-10);
+  const nqmd::test::TempDirectory dir;
+  const nqmd::System system = nqmd::read_extxyz(nequip_path("test_frames.extxyz")).front().system;
+  const std::string model = "model = \"" + nequip_path("modelB/deployed.pth") + "\"\n";
+  const auto potential = potential_from_toml(dir, model, system);
+  auto* default_kernel = dynamic_cast<nqmd::nequip::NequipPotential*>(potential.get());
+  REQUIRE(default_kernel != nullptr);
+  CHECK(default_kernel->kernel() == "fused");
+  CHECK_THAT(error_of(dir, model + "kernel = \"fast\"\n", system),
+             Catch::Contains("input.toml:4: [potential] kernel") && Catch::Contains("fused, autograd"));
+}
