@@ -53,8 +53,10 @@ struct H5mdWriterOptions {
   std::size_t flush_every = 1;  // frames between flushes to disk (>= 1)
   std::string author;           // /h5md/author name; empty: the USER environment variable
   bool overwrite = false;       // replace an existing file (without it, an existing file is an InputError)
-  // Restart: open the existing file (or create it if absent), drop its frames after this step, and append.
-  // The fields written must be those already in the file.
+  // Restart: continue the existing file (or create it if absent) after this step. The existing file is only read:
+  // its complete frames up to this step, and all else in it, are copied into PATH.tmp, which is fsynced and
+  // renamed over it before frames are appended (a file a kill left mid-flush is never changed in place). The
+  // fields written must be those already in the file.
   std::optional<std::uint64_t> resume_after_step;
 };
 

@@ -649,6 +649,52 @@ TEST_CASE("h5md: h5py sees the H5MD 1.1 layout and every value as written", "[h5
   REQUIRE(status == 0);
 }
 
+TEST_CASE("h5md: a resumed file is a fresh copy that h5py reads with the same layout and values",
+          "[h5md][h5py][resume]") {
+  if (!system_python_has("h5py")) {
+    WARN("/usr/bin/python3 has no h5py: the h5py check was skipped");
+    return;
+  }
+  TemporaryDirectory directory;
+  const int level = GENERATE(0, 4);
+  const std::vector<WrittenFrame> frames = random_walk(Shape::slab, 9, 0.4, 42);
+  const std::vector<WrittenFrame> continuation = random_walk(Shape::slab, 12, 0.4, 43);
+  const std::string path = directory.file("run.h5");
+  nqmd::H5mdWriterOptions options = h5md_options(path);
+  options.compression_level = level;
+  {
+    nqmd::H5mdWriter writer(options);
+    write_frames(writer, frames);
+  }
+  // Resumed after step 45 (frames 0..4 kept, 5..8 dropped), then frames 5..11 of another walk, in two runs.
+  write_text(path + ".tmp", "left by a run killed while copying");
+  options.resume_after_step = 45;
+  {
+    nqmd::H5mdWriter writer(options);
+    REQUIRE(writer.frames() == 5);
+    write_frames(writer, continuation, 5, 8);
+  }
+  REQUIRE(!std::filesystem::exists(path + ".tmp"));
+  options.resume_after_step = 75;
+  {
+    nqmd::H5mdWriter writer(options);
+    REQUIRE(writer.frames() == 8);
+    write_frames(writer, continuation, 8, 12);
+  }
+  std::vector<WrittenFrame> expected(frames.begin(), frames.begin() + 5);
+  expected.insert(expected.end(), continuation.begin() + 5, continuation.end());
+  write_expected(directory.file("expected.txt"), expected);
+  const auto [status, output] =
+      run_system_python(directory, std::string(kPythonExpected) + kH5pyCheck,
+                        fmt::format("'{}' '{}' {} {}", path, directory.file("expected.txt"), level,
+                                    "periodic,periodic,none"));
+  INFO(output);
+  REQUIRE(status == 0);
+  const nqmd::Trajectory trajectory = nqmd::read_trajectory(path);
+  REQUIRE(trajectory.frames.size() == expected.size());
+  for (std::size_t k = 0; k < expected.size(); ++k) require_same_frame(trajectory.frames[k], expected[k], true, true);
+}
+
 TEST_CASE("h5md: MDAnalysis reads positions, box and times as written", "[h5md][mdanalysis]") {
   if (!system_python_has("MDAnalysis") || !system_python_has("h5py")) {
     WARN("/usr/bin/python3 has no MDAnalysis (or h5py): the MDAnalysis check was skipped");
@@ -822,6 +868,47 @@ TEST_CASE("h5md: existing files are refused unless overwritten or appended to af
     }
     REQUIRE(nqmd::read_trajectory(options.path).frames.size() == 2);
   }
+}
+
+TEST_CASE("h5md: a resume that cannot continue leaves the file as it was", "[h5md][resume]") {
+  TemporaryDirectory directory;
+  const std::vector<WrittenFrame> frames = random_walk(Shape::triclinic, 10, 0.4, 74);
+  const std::string path = directory.file("run.h5");
+  {
+    nqmd::H5mdWriter writer(h5md_options(path));
+    write_frames(writer, frames);
+  }
+  const std::string before = read_text(path);
+  nqmd::H5mdWriterOptions options = h5md_options(path);
+  options.resume_after_step = 45;
+  options.images = false;  // the file has images
+  REQUIRE_THAT(input_error_message([&] { nqmd::H5mdWriter writer(options); }), Contains(path) && Contains("image"));
+  REQUIRE(read_text(path) == before);
+  REQUIRE(!std::filesystem::exists(path + ".tmp"));
+  // No room for the copy (a file-size limit below the file's size): an error naming the copy, the file unchanged.
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{8 * 1024, 8 * 1024};
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    options.images = true;
+    try {
+      nqmd::H5mdWriter writer(options);
+    } catch (const nqmd::InputError& error) {
+      ::_exit(std::string(error.what()).find(path + ".tmp") != std::string::npos ? 0 : 2);
+    } catch (...) {
+      ::_exit(3);
+    }
+    ::_exit(1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(read_text(path) == before);
+  REQUIRE(!std::filesystem::exists(path + ".tmp"));
 }
 
 TEST_CASE("h5md: extxyz trajectories refuse existing files and resume after a step", "[h5md]") {
@@ -1022,4 +1109,84 @@ TEST_CASE("h5md: a writer killed at random moments, even while flushing, never y
       fmt::format("{} runs killed by a timer: {} before their first flush; the others flushed {} frames, "
                   "{} recovered exactly",
                   kRuns, killed_before_first_flush, total_flushed, total_recovered));
+}
+
+TEST_CASE("h5md: a file whose writer was killed at a random moment is resumed with every frame up to the step",
+          "[h5md][resume]") {
+  TemporaryDirectory directory;
+  const std::vector<WrittenFrame> frames = random_walk(Shape::triclinic, 45, 0.4, 63);
+  const std::vector<WrittenFrame> continuation = random_walk(Shape::triclinic, 50, 0.4, 64);
+  constexpr int kRuns = 60;
+  std::mt19937 rng(7);
+  int resumed = 0, killed = 0;
+  std::size_t total_kept = 0;
+  for (int run = 0; run < kRuns; ++run) {
+    const std::string path = directory.file(fmt::format("killed-{}.h5", run));
+    const std::size_t flush_every = 1 + static_cast<std::size_t>(run % 3);
+    const int delay_us = std::uniform_int_distribution<int>(200, 8000)(rng);
+    INFO("run " << run << ": flush every " << flush_every << ", killed after " << delay_us << " us");
+    int pipe_ends[2];
+    REQUIRE(::pipe(pipe_ends) == 0);
+    std::fflush(nullptr);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      ::close(pipe_ends[0]);
+      std::signal(SIGALRM, kill_self);
+      try {
+        nqmd::H5mdWriterOptions options = h5md_options(path);
+        options.flush_every = flush_every;
+        options.compression_level = run % 2 == 0 ? 0 : 4;
+        nqmd::H5mdWriter writer(options);
+        for (std::size_t k = 0; k < frames.size(); ++k) {
+          write_frames(writer, frames, k, k + 1);
+          // The timer starts at the first flush: a restart needs a checkpoint, written after a flush.
+          if (k + 1 == flush_every) {
+            itimerval timer{};
+            timer.it_value.tv_usec = delay_us;
+            ::setitimer(ITIMER_REAL, &timer, nullptr);
+          }
+          const auto flushed = static_cast<std::uint32_t>(writer.frames() / flush_every * flush_every);
+          if (::write(pipe_ends[1], &flushed, sizeof flushed) != sizeof flushed) ::_exit(5);
+        }
+      } catch (...) {
+        ::_exit(3);
+      }
+      ::_exit(0);
+    }
+    ::close(pipe_ends[1]);
+    std::uint32_t flushed = 0, reported = 0;
+    while (::read(pipe_ends[0], &reported, sizeof reported) == sizeof reported) flushed = reported;
+    ::close(pipe_ends[0]);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) || (WIFEXITED(status) && WEXITSTATUS(status) == 0)));
+    if (WIFSIGNALED(status)) ++killed;
+    REQUIRE(flushed > 0);
+    // The restart step, as a checkpoint's: at or after the last frame kept, before the frames not flushed.
+    const std::size_t keep = std::uniform_int_distribution<std::size_t>(1, flushed)(rng);
+    const std::uint64_t step = 10 * (keep - 1) + (run % 4 == 0 ? 5 : 0);
+    CAPTURE(flushed, keep, step);
+    nqmd::H5mdWriterOptions options = h5md_options(path);
+    options.flush_every = flush_every;
+    options.compression_level = run % 2 == 0 ? 0 : 4;
+    options.resume_after_step = step;
+    {
+      nqmd::H5mdWriter writer(options);
+      REQUIRE(writer.frames() == keep);
+      write_frames(writer, continuation, keep, keep + 5);
+    }
+    REQUIRE(!std::filesystem::exists(path + ".tmp"));
+    const nqmd::Trajectory trajectory = nqmd::read_trajectory(path);
+    REQUIRE(trajectory.frames.size() == keep + 5);
+    for (std::size_t k = 0; k < keep; ++k) require_same_frame(trajectory.frames[k], frames[k], true, true);
+    for (std::size_t k = keep; k < keep + 5; ++k)
+      require_same_frame(trajectory.frames[k], continuation[k], true, true);
+    ++resumed;
+    total_kept += keep;
+  }
+  CAPTURE(killed, resumed, total_kept);
+  REQUIRE(killed > 0);
+  SUCCEED(fmt::format("{} writers killed; {} files resumed: {} frames kept, each exact, 5 appended to each", killed,
+                      resumed, total_kept));
 }
