@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz, clang with AddressSanitizer + UndefinedBehaviorSanitizer) in
 # build-fuzz, replays every regression input, then fuzzes each target for SECONDS (default 60; the CI smoke
-# run uses 20). Any crash, uncaught exception other than nqmd::InputError, sanitizer report, leak, hang over
+# run uses 15). Any crash, uncaught exception other than nqmd::InputError, sanitizer report, leak, hang over
 # 10 s (except inside HDF5, see below) or 2 GB of memory fails the run; the input is left in
 # build-fuzz/artifacts/<target>/.
-# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]     targets: extxyz toml_input h5md checkpoint (default: all)
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+#   targets: extxyz toml_input h5md checkpoint model_file (default: all)
 # The seed corpora (tests/fuzz/corpus/<target>) are copied to build-fuzz/corpus/<target>, which keeps what the
 # fuzzer finds between runs; the committed seeds are not changed.
 set -euo pipefail
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then targets=(extxyz toml_input h5md checkpoint); fi
+if [ ${#targets[@]} -eq 0 ]; then targets=(extxyz toml_input h5md checkpoint model_file); fi
 
 libfuzzer=(/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
 if ! command -v clang++ >/dev/null || [ ! -e "${libfuzzer[0]}" ]; then

@@ -2,11 +2,16 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cctype>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <numeric>
+#include <type_traits>
 
 #include "engine/error.hpp"
 
@@ -26,6 +31,42 @@ std::uint64_t read_le(const unsigned char* p, int n) {
   for (int i = n - 1; i >= 0; --i) value = (value << 8) | p[i];
   return value;
 }
+
+// True if the `length` bytes from `offset` lie within `size` bytes (sizes read from a file can be anything, so the
+// sum offset + length is never formed).
+bool within(std::uint64_t offset, std::uint64_t length, std::uint64_t size) {
+  return offset <= size && length <= size - offset;
+}
+
+// Element width of a numpy descr "<order><kind><bytes>" such as "<f8" or "|u1"; 0 if it is not of that form.
+std::size_t descr_width(const std::string& descr) {
+  if (descr.size() < 3 || descr.size() > 4) return 0;
+  std::size_t width = 0;
+  for (std::size_t k = 2; k < descr.size(); ++k) {
+    if (!std::isdigit(static_cast<unsigned char>(descr[k]))) return 0;
+    width = 10 * width + static_cast<std::size_t>(descr[k] - '0');
+  }
+  return width;
+}
+
+// Text from a file, for a one-line message: bytes outside printable ASCII as \xNN, at most 100 characters.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (out.size() >= 100) return out + "...";
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f) {
+      out += c;
+    } else {
+      static const char kHex[] = "0123456789abcdef";
+      out += {'\\', 'x', kHex[byte >> 4], kHex[byte & 15]};
+    }
+  }
+  return out;
+}
+
+// "where: " for the messages about an array: its file and entry, if it was read from one.
+std::string array_where(const NpyArray& a) { return a.source.empty() ? "npy array: " : a.source + ": "; }
 
 // Value of `key` in a numpy header dict such as {'descr': '<f8', 'fortran_order': False, 'shape': (3, 4), }.
 std::string header_value(const std::string& header, const std::string& key, const std::string& what) {
@@ -55,21 +96,25 @@ std::string header_value(const std::string& header, const std::string& key, cons
   return value;
 }
 
+// A Python tuple of non-negative integers: (), (3,), (3, 4).
 std::vector<std::size_t> parse_shape(const std::string& text, const std::string& what) {
+  const auto bad = [&] {
+    return InputError(what + ": bad npy shape '" + printable(text) + "' (expected a tuple of sizes)");
+  };
   std::vector<std::size_t> shape;
   std::size_t pos = 1;  // after '('
   while (pos < text.size()) {
     while (pos < text.size() && (text[pos] == ' ' || text[pos] == ',')) ++pos;
     if (pos >= text.size() || text[pos] == ')') break;
-    std::size_t used = 0;
-    unsigned long long dim = 0;
-    try {
-      dim = std::stoull(text.substr(pos), &used);
-    } catch (const std::exception&) {
-      throw InputError(what + ": bad npy shape " + text);
+    if (!std::isdigit(static_cast<unsigned char>(text[pos]))) throw bad();
+    std::size_t dim = 0;
+    for (; pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos])); ++pos) {
+      const auto digit = static_cast<std::size_t>(text[pos] - '0');
+      if (dim > (std::numeric_limits<std::size_t>::max() - digit) / 10) throw bad();
+      dim = 10 * dim + digit;
     }
-    shape.push_back(static_cast<std::size_t>(dim));
-    pos += used;
+    if (pos < text.size() && text[pos] != ' ' && text[pos] != ',' && text[pos] != ')') throw bad();
+    shape.push_back(dim);
   }
   return shape;
 }
@@ -103,7 +148,11 @@ std::vector<Out> convert(const NpyArray& a) {
   const char kind = a.descr.size() >= 2 ? a.descr[1] : '?';
   const char order = a.descr.empty() ? '?' : a.descr[0];
   const std::size_t width = a.item_size();
-  if (order == '>' && width > 1) throw InputError("big-endian npy data (" + a.descr + ") is not supported");
+  if (order == '>' && width > 1)
+    throw InputError(array_where(a) + "big-endian npy data (" + a.descr + ") is not supported");
+  if (std::string("fiub").find(kind) == std::string::npos || width == 0 || width > 8 ||
+      a.bytes.size() / width < a.size())
+    throw InputError(array_where(a) + "npy element type '" + a.descr + "' is not numeric");
   const std::vector<std::size_t> index = storage_order(a);
   std::vector<Out> out(index.size());
   for (std::size_t c = 0; c < index.size(); ++c) {
@@ -121,9 +170,13 @@ std::vector<Out> convert(const NpyArray& a) {
       if (width < 8 && (raw >> (8 * width - 1)) & 1U) raw |= ~std::uint64_t{0} << (8 * width);
       out[c] = static_cast<Out>(static_cast<std::int64_t>(raw));
     } else if (kind == 'u' || kind == 'b') {
-      out[c] = static_cast<Out>(read_le(p, static_cast<int>(width)));
+      const std::uint64_t raw = read_le(p, static_cast<int>(width));
+      constexpr auto kInt64Max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+      if (std::is_same_v<Out, std::int64_t> && raw > kInt64Max)
+        throw InputError(array_where(a) + "npy array of " + a.descr + " holds a value beyond the int64 range");
+      out[c] = static_cast<Out>(raw);
     } else {
-      throw InputError("npy element type '" + a.descr + "' is not numeric");
+      throw InputError(array_where(a) + "npy element type '" + a.descr + "' is not numeric");
     }
   }
   return out;
@@ -137,10 +190,7 @@ std::size_t NpyArray::size() const {
   return n;
 }
 
-std::size_t NpyArray::item_size() const {
-  if (descr.size() < 3) return 0;
-  return static_cast<std::size_t>(std::stoul(descr.substr(2)));
-}
+std::size_t NpyArray::item_size() const { return descr_width(descr); }
 
 bool NpyArray::is_floating() const { return descr.size() >= 2 && descr[1] == 'f'; }
 bool NpyArray::is_integer() const {
@@ -154,7 +204,11 @@ std::vector<std::int64_t> NpyArray::to_int64() const {
   std::vector<double> values = to_double();
   std::vector<std::int64_t> out(values.size());
   for (std::size_t i = 0; i < values.size(); ++i) {
-    if (values[i] != std::floor(values[i])) throw InputError("npy array of " + descr + " holds non-integral values");
+    if (values[i] != std::floor(values[i]))
+      throw InputError(array_where(*this) + "npy array of " + descr + " holds non-integral values");
+    // [-2^63, 2^63): the doubles that convert to int64 (beyond, the conversion is undefined).
+    if (!(values[i] >= -9223372036854775808.0 && values[i] < 9223372036854775808.0))
+      throw InputError(array_where(*this) + "npy array of " + descr + " holds a value beyond the int64 range");
     out[i] = static_cast<std::int64_t>(values[i]);
   }
   return out;
@@ -182,27 +236,49 @@ NpyArray parse_npy(const std::vector<unsigned char>& file, const std::string& wh
   NpyArray array;
   array.descr = header_value(header, "descr", what);
   const std::string fortran = header_value(header, "fortran_order", what);
-  if (fortran != "True" && fortran != "False") throw InputError(what + ": bad fortran_order '" + fortran + "'");
+  if (fortran != "True" && fortran != "False")
+    throw InputError(what + ": bad fortran_order '" + printable(fortran) + "'");
   array.fortran_order = fortran == "True";
   const std::string shape = header_value(header, "shape", what);
-  if (shape.empty() || shape.front() != '(') throw InputError(what + ": bad npy shape '" + shape + "'");
+  if (shape.empty() || shape.front() != '(') throw InputError(what + ": bad npy shape '" + printable(shape) + "'");
   array.shape = parse_shape(shape, what);
+  // Little-endian ('<', '=' on this machine, '|' for single bytes) floats of 4 or 8 bytes, integers of 1 to 8
+  // bytes, bools of one.
+  const char order = array.descr.empty() ? '?' : array.descr[0];
   const char kind = array.descr.size() >= 3 ? array.descr[1] : '?';
-  if (std::string("fiub").find(kind) == std::string::npos) {
-    throw InputError(what + ": unsupported npy element type '" + array.descr + "'");
-  }
   const std::size_t width = array.item_size();
-  if (!(width == 1 || width == 2 || width == 4 || width == 8) || (kind == 'f' && width != 4 && width != 8)) {
-    throw InputError(what + ": unsupported npy element type '" + array.descr + "'");
+  const bool supported = std::string("fiub").find(kind) != std::string::npos &&
+                         (width == 1 || width == 2 || width == 4 || width == 8) &&
+                         (kind != 'f' || width >= 4) && (kind != 'b' || width == 1) &&
+                         (order == '<' || order == '=' || ((order == '|' || order == '>') && width == 1));
+  if (!supported) {
+    throw InputError(what + ": unsupported npy element type '" + printable(array.descr) +
+                     "' (expected little-endian float32/64, (u)int8 to (u)int64 or bool)");
   }
+  // The data must hold every element of the shape (whose product must not overflow).
   const std::size_t data_start = header_start + header_length;
-  const std::size_t data_size = array.size() * width;
-  if (file.size() - data_start < data_size) {
-    throw InputError(what + ": truncated npy data (" + std::to_string(file.size() - data_start) + " of " +
-                     std::to_string(data_size) + " bytes)");
+  const std::size_t available = file.size() - data_start;
+  std::size_t elements = 1;
+  const bool empty = std::find(array.shape.begin(), array.shape.end(), std::size_t{0}) != array.shape.end();
+  for (const std::size_t dim : array.shape) {
+    if (empty) {
+      elements = 0;
+      break;
+    }
+    if (elements > available / width / dim) {
+      throw InputError(what + ": truncated npy data (" + std::to_string(available) + " bytes, fewer than shape " +
+                       printable(shape) + " of " + array.descr + " needs)");
+    }
+    elements *= dim;
   }
+  if (elements > available / width) {
+    throw InputError(what + ": truncated npy data (" + std::to_string(available) + " bytes, fewer than shape " +
+                     printable(shape) + " of " + array.descr + " needs)");
+  }
+  const std::size_t data_size = elements * width;
   array.bytes.assign(file.begin() + static_cast<std::ptrdiff_t>(data_start),
                      file.begin() + static_cast<std::ptrdiff_t>(data_start + data_size));
+  array.source = what;
   return array;
 }
 
@@ -232,17 +308,19 @@ std::map<std::string, std::vector<unsigned char>> read_zip(const std::string& pa
       throw InputError(where + ": zip64 archive without a zip64 locator");
     }
     const std::uint64_t z64 = read_le(zip.data() + eocd - 20 + 8, 8);
-    if (z64 + 56 > n || read_le(zip.data() + z64, 4) != 0x06064b50) throw InputError(where + ": bad zip64 record");
+    if (!within(z64, 56, n) || read_le(zip.data() + z64, 4) != 0x06064b50)
+      throw InputError(where + ": bad zip64 record");
     entries = read_le(zip.data() + z64 + 32, 8);
     cd_size = read_le(zip.data() + z64 + 40, 8);
     cd_offset = read_le(zip.data() + z64 + 48, 8);
   }
-  if (cd_offset + cd_size > n) throw InputError(where + ": truncated zip archive (central directory)");
+  if (!within(cd_offset, cd_size, n)) throw InputError(where + ": truncated zip archive (central directory)");
 
   std::map<std::string, std::vector<unsigned char>> members;
+  std::uint64_t member_bytes = 0;  // stored bytes of the members so far
   std::size_t p = static_cast<std::size_t>(cd_offset);
   for (std::uint64_t e = 0; e < entries; ++e) {
-    if (p + 46 > n || read_le(zip.data() + p, 4) != 0x02014b50) {
+    if (!within(p, 46, n) || read_le(zip.data() + p, 4) != 0x02014b50) {
       throw InputError(where + ": corrupt zip central directory");
     }
     const unsigned flags = static_cast<unsigned>(read_le(zip.data() + p + 8, 2));
@@ -254,7 +332,7 @@ std::map<std::string, std::vector<unsigned char>> read_zip(const std::string& pa
     const std::size_t extra_length = static_cast<std::size_t>(read_le(zip.data() + p + 30, 2));
     const std::size_t comment_length = static_cast<std::size_t>(read_le(zip.data() + p + 32, 2));
     std::uint64_t local_offset = read_le(zip.data() + p + 42, 4);
-    if (p + 46 + name_length + extra_length + comment_length > n) {
+    if (!within(p + 46, name_length + extra_length + comment_length, n)) {
       throw InputError(where + ": corrupt zip central directory");
     }
     const std::string name(reinterpret_cast<const char*>(zip.data() + p + 46), name_length);
@@ -274,38 +352,60 @@ std::map<std::string, std::vector<unsigned char>> read_zip(const std::string& pa
     }
     p += 46 + name_length + extra_length + comment_length;
 
-    const std::string member = where + " member '" + name + "'";
+    const std::string member = where + " member '" + printable(name) + "'";
     if (flags & 1U) throw InputError(member + " is encrypted");
-    if (local_offset + 30 > n || read_le(zip.data() + local_offset, 4) != 0x04034b50) {
+    if (!within(local_offset, 30, n) || read_le(zip.data() + local_offset, 4) != 0x04034b50) {
       throw InputError(member + ": bad local header");
     }
     const std::uint64_t data_offset = local_offset + 30 + read_le(zip.data() + local_offset + 26, 2) +
                                       read_le(zip.data() + local_offset + 28, 2);
-    if (data_offset + compressed > n) throw InputError(member + " is truncated");
+    if (!within(data_offset, compressed, n)) throw InputError(member + " is truncated");
+    // Members cannot share bytes: entries pointing at the same data many times would multiply its size in memory.
+    member_bytes += compressed;
+    if (member_bytes > n)
+      throw InputError(where + ": corrupt zip archive (its members claim more bytes than it holds)");
     const unsigned char* data = zip.data() + data_offset;
 
-    std::vector<unsigned char> out(static_cast<std::size_t>(uncompressed));
+    // The size a member claims is checked against what its bytes can hold before anything is allocated for it.
+    std::vector<unsigned char> out;
     if (method == 0) {
       if (compressed != uncompressed) throw InputError(member + ": stored sizes disagree");
-      std::memcpy(out.data(), data, out.size());
+      out.assign(data, data + compressed);
     } else if (method == 8) {
+      // Deflate expands at most 1032-fold (a 258-byte match coded in two bits), plus a few bytes of block headers.
+      if (uncompressed / 1032 > compressed + 64) {
+        throw InputError(member + ": claims " + std::to_string(uncompressed) + " bytes, more than its " +
+                         std::to_string(compressed) + " deflated bytes can hold");
+      }
+      out.resize(static_cast<std::size_t>(uncompressed));
       z_stream stream{};
       if (inflateInit2(&stream, -MAX_WBITS) != Z_OK) throw InputError(member + ": cannot start inflate");
+      // zlib counts in uInt (32 bits): a member over 4 GiB is fed and drained in pieces.
+      unsigned char spare = 0;  // inflate needs an output pointer even for an empty member
+      std::uint64_t in_left = compressed, out_left = uncompressed;
       stream.next_in = const_cast<Bytef*>(data);
-      stream.avail_in = static_cast<uInt>(compressed);
-      stream.next_out = out.data();
-      stream.avail_out = static_cast<uInt>(out.size());
-      const int status = inflate(&stream, Z_FINISH);
+      stream.next_out = out.empty() ? &spare : out.data();
+      int status = Z_OK;
+      while (status == Z_OK) {
+        const std::uint64_t in_piece = std::min<std::uint64_t>(in_left, UINT_MAX - stream.avail_in);
+        stream.avail_in += static_cast<uInt>(in_piece);
+        in_left -= in_piece;
+        const std::uint64_t out_piece = std::min<std::uint64_t>(out_left, UINT_MAX - stream.avail_out);
+        stream.avail_out += static_cast<uInt>(out_piece);
+        out_left -= out_piece;
+        status = inflate(&stream, Z_NO_FLUSH);
+      }
       const std::uint64_t produced = stream.total_out;
       inflateEnd(&stream);
       if (status != Z_STREAM_END || produced != uncompressed) throw InputError(member + ": corrupt deflate data");
     } else {
       throw InputError(member + ": unsupported compression method " + std::to_string(method));
     }
-    const std::uint32_t actual_crc =
-        static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0), out.data(), static_cast<uInt>(out.size())));
+    const auto actual_crc = static_cast<std::uint32_t>(crc32_z(crc32_z(0L, Z_NULL, 0), out.data(), out.size()));
     if (actual_crc != crc) throw InputError(member + ": CRC mismatch");
-    members.emplace(name, std::move(out));
+    // Python's zipfile (numpy.load) would take the last of two members of one name; no choice is made here.
+    if (!members.emplace(name, std::move(out)).second)
+      throw InputError(where + ": member '" + printable(name) + "' appears twice");
   }
   return members;
 }
@@ -314,7 +414,9 @@ NpzFile::NpzFile(const std::string& path) : path_(path) {
   for (auto& [name, bytes] : read_zip(path)) {
     std::string key = name;
     if (key.size() > 4 && key.compare(key.size() - 4, 4, ".npy") == 0) key.resize(key.size() - 4);
-    arrays_.emplace(key, parse_npy(bytes, "'" + path + "' entry '" + name + "'"));
+    const std::string what = "'" + path + "' entry '" + printable(name) + "'";
+    if (!arrays_.emplace(key, parse_npy(bytes, what)).second)
+      throw InputError(what + ": a second entry for the array '" + printable(key) + "'");
   }
 }
 

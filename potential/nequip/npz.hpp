@@ -4,7 +4,10 @@
 //
 // Supported element types: little-endian float64/float32, int64/int32/int16/int8, uint64/uint32/uint16/uint8 and
 // bool; C or Fortran order. Values are converted on request to double or int64 in C (row-major) order.
-// Every error is an InputError naming the file (and the entry).
+// Every error is an InputError naming the file (and the entry). Damaged files are refused before anything is
+// allocated for them: sizes and offsets are checked against the bytes the file holds, a deflated member may not
+// claim more than deflate can expand its bytes to, members may not share bytes, and an array's shape must fit
+// its data (fuzzed: tests/fuzz/fuzz_model_file.cpp).
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -19,6 +22,7 @@ struct NpyArray {
   std::vector<std::size_t> shape;    // empty for a 0-d array
   bool fortran_order = false;
   std::vector<unsigned char> bytes;  // raw element data as stored
+  std::string source;                // where it was read from (file and entry), for messages; empty if made here
 
   std::size_t size() const;          // number of elements
   std::size_t item_size() const;

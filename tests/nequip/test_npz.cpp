@@ -2,8 +2,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
 
 #include "engine/error.hpp"
 #include "potential/nequip/npz.hpp"
@@ -94,4 +96,53 @@ TEST_CASE("npz: errors name the file", "[nequip][npz]") {
   CHECK_THROWS_AS(NpzFile(corrupt_path), nqmd::InputError);
   std::remove(truncated.c_str());
   std::remove(corrupt_path.c_str());
+}
+
+TEST_CASE("npz: damaged archives (the fuzzer's and review's regression inputs) are one-line errors naming the file",
+          "[nequip][npz]") {
+  // tests/fuzz/regressions/model_file: inputs that crashed the reader, overflowed its bounds checks, made it allocate
+  // what the file claimed, or were read silently other than numpy reads them (docs/reliability.md, findings 10 and
+  // 11); each must now be refused by NpzFile or by the conversion of an array.
+  const std::string directory = nqmd::test::source_path("tests/fuzz/regressions/model_file");
+  std::size_t refused = 0, inputs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+    const std::string path = entry.path().string();
+    INFO(path);
+    ++inputs;
+    std::string message;
+    try {
+      const NpzFile file(path);
+      for (const std::string& key : file.keys()) {
+        (void)file.get(key).to_double();
+        (void)file.get(key).to_int64();
+      }
+    } catch (const nqmd::InputError& error) {
+      message = error.what();
+    }
+    CHECK(message.find(path) != std::string::npos);
+    CHECK(message.find('\n') == std::string::npos);
+    if (!message.empty() && message.find(path) != std::string::npos) ++refused;
+  }
+  CHECK(inputs >= 15);
+  CHECK(refused == inputs);
+}
+
+TEST_CASE("npz: arrays must fit their data and convert exactly", "[nequip][npz]") {
+  nqmd::nequip::NpyArray a;
+  a.descr = "<f8";
+  a.shape = {2};
+  const double values[2] = {1e300, 2.0};
+  a.bytes.assign(reinterpret_cast<const unsigned char*>(values), reinterpret_cast<const unsigned char*>(values) + 16);
+  a.source = "'m.npz' entry 'x.npy'";
+  CHECK(a.to_double() == std::vector<double>{1e300, 2.0});
+  CHECK_THROWS_WITH(a.to_int64(), Catch::Contains("'m.npz' entry 'x.npy'") && Catch::Contains("int64 range"));
+  a.descr = "<f?";
+  CHECK(a.item_size() == 0);
+  CHECK_THROWS_AS(a.to_double(), nqmd::InputError);
+  // A .npy written by npy_bytes parses back to the same array.
+  a.descr = "<f8";
+  const nqmd::nequip::NpyArray b = nqmd::nequip::parse_npy(nqmd::nequip::npy_bytes(a), "x.npy");
+  CHECK(b.shape == a.shape);
+  CHECK(b.bytes == a.bytes);
+  CHECK(b.source == "x.npy");
 }
