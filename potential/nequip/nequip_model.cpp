@@ -786,7 +786,9 @@ NequipModel::NequipModel(const std::string& path, const ModelOptions& options) :
     DeployedMetadata& meta = impl_->metadata;
     meta.path = path;
     meta.nequip_version = array_text(file, "nequip_version");
-    meta.r_max = file.get("r_max").to_double().at(0);
+    const std::vector<double> r_max = file.get("r_max").to_double();
+    if (r_max.size() != 1) throw InputError("native NequIP model '" + path + "': 'r_max' must hold one number");
+    meta.r_max = r_max[0];
     std::stringstream names(array_text(file, "type_names"));
     for (std::string name; names >> name;) meta.type_names.push_back(name);
     meta.n_species = static_cast<int>(meta.type_names.size());
