@@ -478,7 +478,7 @@ hsize_t frames_with_storage(hid_t dataset, const std::vector<hsize_t>& dims) {
     // Chunks one frame's data needs: a frame is complete only if all of them are allocated.
     hsize_t chunks_per_frame = 1;
     for (std::size_t k = 1; k < dims.size(); ++k) {
-      if (chunk[k] == 0) return 0;
+      if (chunk[k] == 0 || dims[k] == 0) return 0;  // a damaged layout, or frames without data
       chunks_per_frame *= (dims[k] + chunk[k] - 1) / chunk[k];
       if (chunks_per_frame > chunks) return 0;
     }
