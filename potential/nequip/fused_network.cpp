@@ -95,7 +95,8 @@ inline double vector_exp(double x) {
   const double n = std::nearbyint(x * 1.4426950408889634);
   const double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
   double p = 1.0 / 6227020800.0;  // 1/13!
-  for (double d : {479001600.0, 39916800.0, 3628800.0, 362880.0, 40320.0, 5040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0})
+  for (double d :
+       {479001600.0, 39916800.0, 3628800.0, 362880.0, 40320.0, 5040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0})
     p = p * r + 1.0 / d;
   const auto bits = static_cast<std::uint64_t>(static_cast<std::int64_t>(n) + 1023) << 52;
   double scale;
@@ -346,7 +347,7 @@ struct SelfConnection {
 template <typename T>
 struct Gate {
   struct Slice {
-    int block, channel, mul;  // in the conv output layout
+    int block, channel, mul;     // in the conv output layout
     int out_block, out_channel;  // in the gate's output layout (unused for gates)
     Nonlinearity act;
   };
@@ -478,16 +479,26 @@ template <typename T>
 void multiply(const RowMatrix<T>& w, const T* in, std::size_t rows, T* out) {
   const auto depth = static_cast<std::size_t>(w.rows());
   switch (w.cols()) {
-    case 4: return multiply_fixed<T, 4>(w.data(), depth, in, rows, out);
-    case 6: return multiply_fixed<T, 6>(w.data(), depth, in, rows, out);
-    case 8: return multiply_fixed<T, 8>(w.data(), depth, in, rows, out);
-    case 12: return multiply_fixed<T, 12>(w.data(), depth, in, rows, out);
-    case 16: return multiply_fixed<T, 16>(w.data(), depth, in, rows, out);
-    case 24: return multiply_fixed<T, 24>(w.data(), depth, in, rows, out);
-    case 32: return multiply_fixed<T, 32>(w.data(), depth, in, rows, out);
-    case 40: return multiply_fixed<T, 40>(w.data(), depth, in, rows, out);
-    case 48: return multiply_fixed<T, 48>(w.data(), depth, in, rows, out);
-    case 64: return multiply_fixed<T, 64>(w.data(), depth, in, rows, out);
+    case 4:
+      return multiply_fixed<T, 4>(w.data(), depth, in, rows, out);
+    case 6:
+      return multiply_fixed<T, 6>(w.data(), depth, in, rows, out);
+    case 8:
+      return multiply_fixed<T, 8>(w.data(), depth, in, rows, out);
+    case 12:
+      return multiply_fixed<T, 12>(w.data(), depth, in, rows, out);
+    case 16:
+      return multiply_fixed<T, 16>(w.data(), depth, in, rows, out);
+    case 24:
+      return multiply_fixed<T, 24>(w.data(), depth, in, rows, out);
+    case 32:
+      return multiply_fixed<T, 32>(w.data(), depth, in, rows, out);
+    case 40:
+      return multiply_fixed<T, 40>(w.data(), depth, in, rows, out);
+    case 48:
+      return multiply_fixed<T, 48>(w.data(), depth, in, rows, out);
+    case 64:
+      return multiply_fixed<T, 64>(w.data(), depth, in, rows, out);
     default:
       MatrixMap<T>(out, static_cast<Eigen::Index>(rows), w.cols()).noalias() =
           ConstMatrixMap<T>(in, static_cast<Eigen::Index>(rows), w.rows()) * w;
@@ -533,7 +544,8 @@ void path_forward(const TensorProductPath<T>& p, const T* y, const T* x, const T
   using Vec = Eigen::Array<T, M == 0 ? Eigen::Dynamic : M, 1>;
   const Eigen::Index mul = M == 0 ? p.mul : M;
   const Eigen::Map<const Vec> weights(w, mul);
-  for (int i = 0; i < p.dim_in; ++i) Eigen::Map<Vec>(wx + i * mul, mul) = weights * Eigen::Map<const Vec>(x + i * mul, mul);
+  for (int i = 0; i < p.dim_in; ++i)
+    Eigen::Map<Vec>(wx + i * mul, mul) = weights * Eigen::Map<const Vec>(x + i * mul, mul);
   for (const auto& c : p.coefficients)
     Eigen::Map<Vec>(out + c.k * p.out_mul, mul) += (c.value * y[c.j]) * Eigen::Map<const Vec>(wx + c.i * mul, mul);
 }
@@ -542,13 +554,13 @@ void path_forward(const TensorProductPath<T>& p, const T* y, const T* x, const T
 // y_grad. With t = x[c.i] * g[c.k]: w_grad += c.value Y[c.j] t, y_grad[c.j] += c.value sum_u w t, and
 // x_grad[c.i] += c.value Y[c.j] w g[c.k]. `buffer` holds (2l3+1 + 2l2+1) * mul values.
 template <typename T, int M>
-void path_backward(const TensorProductPath<T>& p, const T* y, const T* x, const T* w, const T* g, T* w_grad,
-                   T* x_grad, double* y_grad, T* buffer) {
+void path_backward(const TensorProductPath<T>& p, const T* y, const T* x, const T* w, const T* g, T* w_grad, T* x_grad,
+                   double* y_grad, T* buffer) {
   using Vec = Eigen::Array<T, M == 0 ? Eigen::Dynamic : M, 1>;
   const Eigen::Index mul = M == 0 ? p.mul : M;
   const Eigen::Map<const Vec> weights(w, mul);
-  T* weighted_grad = buffer;                      // w g[k], [2l3+1][mul]
-  T* sh_terms = buffer + p.dim_out * mul;         // sum of c.value t per Y component, [2l2+1][mul]
+  T* weighted_grad = buffer;               // w g[k], [2l3+1][mul]
+  T* sh_terms = buffer + p.dim_out * mul;  // sum of c.value t per Y component, [2l2+1][mul]
   for (int k = 0; k < p.dim_out; ++k)
     Eigen::Map<Vec>(weighted_grad + k * mul, mul) = weights * Eigen::Map<const Vec>(g + k * p.out_mul, mul);
   const int first_sh = p.l2 * p.l2;
@@ -573,23 +585,33 @@ void path_backward(const TensorProductPath<T>& p, const T* y, const T* x, const 
 template <typename T>
 void path_forward(const TensorProductPath<T>& p, const T* y, const T* x, const T* w, T* out, T* wx) {
   switch (p.mul) {
-    case 8: return path_forward<T, 8>(p, y, x, w, out, wx);
-    case 16: return path_forward<T, 16>(p, y, x, w, out, wx);
-    case 32: return path_forward<T, 32>(p, y, x, w, out, wx);
-    case 64: return path_forward<T, 64>(p, y, x, w, out, wx);
-    default: return path_forward<T, 0>(p, y, x, w, out, wx);
+    case 8:
+      return path_forward<T, 8>(p, y, x, w, out, wx);
+    case 16:
+      return path_forward<T, 16>(p, y, x, w, out, wx);
+    case 32:
+      return path_forward<T, 32>(p, y, x, w, out, wx);
+    case 64:
+      return path_forward<T, 64>(p, y, x, w, out, wx);
+    default:
+      return path_forward<T, 0>(p, y, x, w, out, wx);
   }
 }
 
 template <typename T>
-void path_backward(const TensorProductPath<T>& p, const T* y, const T* x, const T* w, const T* g, T* w_grad,
-                   T* x_grad, double* y_grad, T* buffer) {
+void path_backward(const TensorProductPath<T>& p, const T* y, const T* x, const T* w, const T* g, T* w_grad, T* x_grad,
+                   double* y_grad, T* buffer) {
   switch (p.mul) {
-    case 8: return path_backward<T, 8>(p, y, x, w, g, w_grad, x_grad, y_grad, buffer);
-    case 16: return path_backward<T, 16>(p, y, x, w, g, w_grad, x_grad, y_grad, buffer);
-    case 32: return path_backward<T, 32>(p, y, x, w, g, w_grad, x_grad, y_grad, buffer);
-    case 64: return path_backward<T, 64>(p, y, x, w, g, w_grad, x_grad, y_grad, buffer);
-    default: return path_backward<T, 0>(p, y, x, w, g, w_grad, x_grad, y_grad, buffer);
+    case 8:
+      return path_backward<T, 8>(p, y, x, w, g, w_grad, x_grad, y_grad, buffer);
+    case 16:
+      return path_backward<T, 16>(p, y, x, w, g, w_grad, x_grad, y_grad, buffer);
+    case 32:
+      return path_backward<T, 32>(p, y, x, w, g, w_grad, x_grad, y_grad, buffer);
+    case 64:
+      return path_backward<T, 64>(p, y, x, w, g, w_grad, x_grad, y_grad, buffer);
+    default:
+      return path_backward<T, 0>(p, y, x, w, g, w_grad, x_grad, y_grad, buffer);
   }
 }
 
@@ -637,6 +659,8 @@ class FusedNetworkT final : public FusedNetwork {
                       bool slopes) const;
   void radial_backward(const RadialNet<T>& net, std::size_t first_edge, std::size_t count, Scratch<T>& scratch);
   double flop_count(std::size_t num_atoms, std::size_t num_edges) const;
+  // e3nn SphericalHarmonics(normalize=True, 'component') of the unit vector u by its recursion, into y[num_sh_].
+  void spherical_harmonics(const Vec3& u, double* y) const;
   void add_time(const char* stage, Clock::time_point& start) {
     const Clock::time_point now = Clock::now();
     profile_.seconds[stage] += std::chrono::duration<double>(now - start).count();
@@ -649,7 +673,7 @@ class FusedNetworkT final : public FusedNetwork {
   int lmax_ = 0;
   std::size_t num_sh_ = 1;
   std::vector<double> bessel_weights_;
-  std::vector<double> sh_constants_;              // c_l of the recursion, index l
+  std::vector<double> sh_constants_;               // c_l of the recursion, index l
   std::vector<std::vector<double>> sh_couplings_;  // C^{l-1,1,l}, index l >= 2
   Linear<T> embedding_, to_hidden_, to_scalar_;
   std::vector<Layer<T>> layers_;
@@ -658,15 +682,15 @@ class FusedNetworkT final : public FusedNetwork {
   bool has_global_shift_ = false;
 
   // Per call (storage reused): edges sorted by centre, their geometry, and what the backward pass needs.
-  std::vector<std::size_t> order_;        // sorted position -> graph edge
-  std::vector<std::size_t> thread_edges_; // edge range of each thread: [thread_edges_[t], thread_edges_[t + 1])
+  std::vector<std::size_t> order_;         // sorted position -> graph edge
+  std::vector<std::size_t> thread_edges_;  // edge range of each thread: [thread_edges_[t], thread_edges_[t + 1])
   std::vector<int> centers_, neighbors_, types_;
-  std::vector<double> vectors_, lengths_;  // [E][3], [E]
-  Buffer<T> sh_, embedding_values_;   // [E][num_sh], [E][num_basis]
-  std::vector<double> embedding_slopes_;   // d(embedding)/dr, [E][num_basis]
+  std::vector<double> vectors_, lengths_;           // [E][3], [E]
+  Buffer<T> sh_, embedding_values_;                 // [E][num_sh], [E][num_basis]
+  std::vector<double> embedding_slopes_;            // d(embedding)/dr, [E][num_basis]
   std::vector<double> sh_grads_, embedding_grads_;  // d(E)/d(Y), d(E)/d(embedding), summed over layers
-  std::vector<double> edge_grads_;                   // d(E)/d(edge vector), [E][3]
-  std::vector<Features<T>> x1_, conv_;  // per layer: linear_1 output, gate input
+  std::vector<double> edge_grads_;                  // d(E)/d(edge vector), [E][3]
+  std::vector<Features<T>> x1_, conv_;              // per layer: linear_1 output, gate input
   std::vector<Scratch<T>> scratch_;
   Features<T> h_, next_, aggregated_, grad_h_, grad_conv_, grad_aggregated_, grad_x1_, sc_;
 
@@ -700,7 +724,8 @@ FusedNetworkT<T>::FusedNetworkT(const NequipNetwork& network) {
     if (source.use_sc) layer.sc = SelfConnection<T>::from(source.sc, source.sc_weight, num_types_);
     layer.radial.act = nonlinearity_of(source.fc.activation);
     for (const torch::Tensor& w : source.fc.weights) {
-      const torch::Tensor scaled = (w.detach().to(torch::kFloat64) / std::sqrt(static_cast<double>(w.size(0)))).contiguous();
+      const torch::Tensor scaled =
+          (w.detach().to(torch::kFloat64) / std::sqrt(static_cast<double>(w.size(0)))).contiguous();
       RowMatrix<T> m(scaled.size(0), scaled.size(1));
       for (Eigen::Index r = 0; r < m.rows(); ++r)
         for (Eigen::Index c = 0; c < m.cols(); ++c)
@@ -745,8 +770,9 @@ FusedNetworkT<T>::FusedNetworkT(const NequipNetwork& network) {
             if (std::abs(value) > 1e-14)
               path.coefficients.push_back({i, l2 * l2 + j, m, static_cast<T>(value * p.path_weight)});
           }
-      layer.path_buffer = std::max(layer.path_buffer, static_cast<std::size_t>(path.mul) *
-                                                          static_cast<std::size_t>(std::max(path.dim_in, path.dim_out + 2 * l2 + 1)));
+      layer.path_buffer =
+          std::max(layer.path_buffer, static_cast<std::size_t>(path.mul) *
+                                          static_cast<std::size_t>(std::max(path.dim_in, path.dim_out + 2 * l2 + 1)));
       layer.paths.push_back(std::move(path));
     }
     layer.gate = Gate<T>::from(source.gate);
@@ -761,6 +787,24 @@ FusedNetworkT<T>::FusedNetworkT(const NequipNetwork& network) {
   global_scale_ = network.global_scale();
   has_global_shift_ = network.has_global_shift();
   global_shift_ = network.global_shift();
+}
+
+template <typename T>
+void FusedNetworkT<T>::spherical_harmonics(const Vec3& u, double* y) const {
+  y[0] = 1.0;
+  if (lmax_ >= 1)
+    for (int k = 0; k < 3; ++k) y[1 + k] = sh_constants_[1] * u[k];
+  for (int l = 2; l <= lmax_; ++l) {
+    const std::vector<double>& cg = sh_couplings_[static_cast<std::size_t>(l)];
+    const int prev = (l - 1) * (l - 1), cur = l * l;
+    for (int m = 0; m < 2 * l + 1; ++m) {
+      double sum = 0;
+      for (int a = 0; a < 2 * l - 1; ++a)
+        for (int b = 0; b < 3; ++b)
+          sum += cg[static_cast<std::size_t>((a * 3 + b) * (2 * l + 1) + m)] * y[prev + a] * u[b];
+      y[cur + m] = sh_constants_[static_cast<std::size_t>(l)] * sum;
+    }
+  }
 }
 
 // Edge vectors, lengths, spherical harmonics and radial embedding (with its derivative), edges sorted by centre.
@@ -781,8 +825,10 @@ void FusedNetworkT<T>::geometry(const AtomicGraph& graph, int threads) {
   thread_edges_[0] = 0;
   for (int t = 1; t < threads; ++t) {
     const std::size_t target = num_edges * static_cast<std::size_t>(t) / static_cast<std::size_t>(threads);
-    const std::size_t atom = static_cast<std::size_t>(std::upper_bound(start.begin(), start.end(), target) - start.begin()) - 1;
-    thread_edges_[static_cast<std::size_t>(t)] = std::max(start[std::min(atom, num_atoms)], thread_edges_[static_cast<std::size_t>(t) - 1]);
+    const std::size_t atom =
+        static_cast<std::size_t>(std::upper_bound(start.begin(), start.end(), target) - start.begin()) - 1;
+    thread_edges_[static_cast<std::size_t>(t)] =
+        std::max(start[std::min(atom, num_atoms)], thread_edges_[static_cast<std::size_t>(t) - 1]);
   }
   types_.resize(num_atoms);
   for (std::size_t a = 0; a < num_atoms; ++a) types_[a] = static_cast<int>(graph.atom_types[a]);
@@ -806,29 +852,15 @@ void FusedNetworkT<T>::geometry(const AtomicGraph& graph, int threads) {
 #pragma omp for schedule(static)
     for (std::size_t s = 0; s < num_edges; ++s) {
       const std::size_t e = order_[s];
-      const auto i = static_cast<std::size_t>(graph.edge_centers[e]), j = static_cast<std::size_t>(graph.edge_neighbors[e]);
+      const auto i = static_cast<std::size_t>(graph.edge_centers[e]),
+                 j = static_cast<std::size_t>(graph.edge_neighbors[e]);
       centers_[s] = static_cast<int>(i);
       neighbors_[s] = static_cast<int>(j);
       const Vec3 r = graph.positions[j] - graph.positions[i] + lattice_t * graph.edge_cell_shifts[e];
       const double length = r.norm();
       for (int k = 0; k < 3; ++k) vectors_[3 * s + static_cast<std::size_t>(k)] = r[k];
       lengths_[s] = length;
-      // e3nn SphericalHarmonics(normalize=True, 'component') by its recursion.
-      const Vec3 u = r / std::max(length, 1e-12);
-      y[0] = 1.0;
-      if (lmax_ >= 1)
-        for (int k = 0; k < 3; ++k) y[static_cast<std::size_t>(1 + k)] = sh_constants_[1] * u[k];
-      for (int l = 2; l <= lmax_; ++l) {
-        const std::vector<double>& cg = sh_couplings_[static_cast<std::size_t>(l)];
-        const std::size_t prev = static_cast<std::size_t>((l - 1) * (l - 1)), cur = static_cast<std::size_t>(l * l);
-        for (int m = 0; m < 2 * l + 1; ++m) {
-          double sum = 0;
-          for (int a = 0; a < 2 * l - 1; ++a)
-            for (int b = 0; b < 3; ++b)
-              sum += cg[static_cast<std::size_t>((a * 3 + b) * (2 * l + 1) + m)] * y[prev + static_cast<std::size_t>(a)] * u[b];
-          y[cur + static_cast<std::size_t>(m)] = sh_constants_[static_cast<std::size_t>(l)] * sum;
-        }
-      }
+      spherical_harmonics(r / std::max(length, 1e-12), y.data());
       for (std::size_t k = 0; k < num_sh_; ++k) sh_[s * num_sh_ + k] = static_cast<T>(y[k]);
       // BesselBasis x PolynomialCutoff and its derivative in r.
       const double x = length / r_max_;
@@ -928,7 +960,8 @@ void FusedNetworkT<T>::edge_forward(const Layer<T>& layer, std::size_t begin, st
       const T* w = scratch.weights.data() + q * numel;
       for (const TensorProductPath<T>& p : layer.paths)
         path_forward(p, y, x1.at(static_cast<std::size_t>(p.in_block), j), w + p.weight_offset,
-                     aggregated.at(static_cast<std::size_t>(p.out_block), i) + p.out_channel, scratch.path_buffer.data());
+                     aggregated.at(static_cast<std::size_t>(p.out_block), i) + p.out_channel,
+                     scratch.path_buffer.data());
     }
     if (timed) add_time("tensor product + scatter (forward)", clock);
   }
@@ -1071,20 +1104,7 @@ void FusedNetworkT<T>::evaluate(const AtomicGraph& graph, bool virial, int threa
       double radial = 0;
       for (std::size_t n = 0; n < nb; ++n) radial += embedding_grads_[s * nb + n] * embedding_slopes_[s * nb + n];
       // Backward through the recursion Y^l = c_l C (Y^{l-1} (x) u), from l_max down.
-      y[0] = 1.0;
-      if (lmax_ >= 1)
-        for (int k = 0; k < 3; ++k) y[static_cast<std::size_t>(1 + k)] = sh_constants_[1] * u[k];
-      for (int l = 2; l <= lmax_; ++l) {
-        const std::vector<double>& cg = sh_couplings_[static_cast<std::size_t>(l)];
-        const std::size_t prev = static_cast<std::size_t>((l - 1) * (l - 1)), cur = static_cast<std::size_t>(l * l);
-        for (int m = 0; m < 2 * l + 1; ++m) {
-          double sum = 0;
-          for (int a = 0; a < 2 * l - 1; ++a)
-            for (int b = 0; b < 3; ++b)
-              sum += cg[static_cast<std::size_t>((a * 3 + b) * (2 * l + 1) + m)] * y[prev + static_cast<std::size_t>(a)] * u[b];
-          y[cur + static_cast<std::size_t>(m)] = sh_constants_[static_cast<std::size_t>(l)] * sum;
-        }
-      }
+      spherical_harmonics(u, y.data());
       for (std::size_t k = 0; k < num_sh_; ++k) y_grad[k] = sh_grads_[s * num_sh_ + k];
       Vec3 u_grad = Vec3::Zero();
       for (int l = lmax_; l >= 2; --l) {
@@ -1145,7 +1165,9 @@ double FusedNetworkT<T>::flop_count(std::size_t num_atoms, std::size_t num_edges
   for (const Layer<T>& layer : layers_) {
     flops += linear(layer.linear_1) + linear(layer.linear_2);
     for (const auto& p : layer.sc.paths)
-      flops += 4.0 * n * static_cast<double>(layer.linear_1.in[static_cast<std::size_t>(p.in_block)].dim() * p.mul_in * p.mul_out);
+      flops +=
+          4.0 * n *
+          static_cast<double>(layer.linear_1.in[static_cast<std::size_t>(p.in_block)].dim() * p.mul_in * p.mul_out);
     double radial = 0;
     for (const auto& w : layer.radial.weights) radial += static_cast<double>(w.rows() * w.cols());
     flops += 3.0 * 2.0 * e * radial;  // forward, recomputed forward, backward
