@@ -479,6 +479,18 @@ void write_foreign_h5md(const std::string& path) {
   H5Fclose(file);
 }
 
+// A writer child's last reported count of flushed frames (read from `read_end` until the child closes it) and
+// whether SIGKILL ended it; the child must have been killed or have exited cleanly.
+std::pair<std::uint32_t, bool> reap_writer(int read_end, pid_t child) {
+  std::uint32_t flushed = 0, reported = 0;
+  while (::read(read_end, &reported, sizeof reported) == sizeof reported) flushed = reported;
+  ::close(read_end);
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) || (WIFEXITED(status) && WEXITSTATUS(status) == 0)));
+  return {flushed, WIFSIGNALED(status)};
+}
+
 }  // namespace
 
 // -------------------------------------------------------------------------------------------------------------------
@@ -1076,12 +1088,7 @@ TEST_CASE("h5md: a writer killed at random moments, even while flushing, never y
       ::_exit(0);
     }
     ::close(pipe_ends[1]);
-    std::uint32_t flushed = 0, reported = 0;
-    while (::read(pipe_ends[0], &reported, sizeof reported) == sizeof reported) flushed = reported;
-    ::close(pipe_ends[0]);
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    REQUIRE(((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) || (WIFEXITED(status) && WEXITSTATUS(status) == 0)));
+    const auto [flushed, was_killed] = reap_writer(pipe_ends[0], child);
     CAPTURE(flushed);
 
     if (flushed == 0) {
@@ -1155,13 +1162,8 @@ TEST_CASE("h5md: a file whose writer was killed at a random moment is resumed wi
       ::_exit(0);
     }
     ::close(pipe_ends[1]);
-    std::uint32_t flushed = 0, reported = 0;
-    while (::read(pipe_ends[0], &reported, sizeof reported) == sizeof reported) flushed = reported;
-    ::close(pipe_ends[0]);
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    REQUIRE(((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) || (WIFEXITED(status) && WEXITSTATUS(status) == 0)));
-    if (WIFSIGNALED(status)) ++killed;
+    const auto [flushed, was_killed] = reap_writer(pipe_ends[0], child);
+    if (was_killed) ++killed;
     REQUIRE(flushed > 0);
     // The restart step, as a checkpoint's: at or after the last frame kept, before the frames not flushed.
     const std::size_t keep = std::uniform_int_distribution<std::size_t>(1, flushed)(rng);
