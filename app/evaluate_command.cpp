@@ -13,12 +13,23 @@
 #include "engine/extxyz.hpp"
 #include "engine/log.hpp"
 #include "engine/neighbor_list.hpp"
+#include "integrators/watchdog.hpp"
 #ifdef NQMD_HAVE_NEQUIP
 #include "potential/nequip/nequip_potential.hpp"
 #endif
 
 namespace nqmd {
 namespace {
+
+// Sets info key `key` of `frame` to `value` (replacing it if present, else appended).
+void set_info(Frame& frame, const std::string& key, const std::string& value) {
+  for (auto& [name, text] : frame.info)
+    if (name == key) {
+      text = value;
+      return;
+    }
+  frame.info.emplace_back(key, value);
+}
 
 // Sums for the mean absolute and root-mean-square error of a set of differences.
 struct ErrorSums {
@@ -60,7 +71,10 @@ void evaluate_frames(const EvaluateRequest& request) {
     for (std::string entry; std::getline(list, entry, ',');) entries.push_back(entry);
     options.species_map = nequip::parse_species_map(entries, "--species-map");
   }
+  options.training_data = request.training_data;
+  options.training_data_where = "--training-data";
   nequip::NequipPotential potential(options);
+  const bool has_domain = !potential.training_domain().empty();
 
   ExtxyzReader reader(request.data);
   std::unique_ptr<ExtxyzWriter> writer;
@@ -69,14 +83,25 @@ void evaluate_frames(const EvaluateRequest& request) {
   ForceResult result;
   ErrorSums energy_errors, force_errors, stress_errors;
   std::map<std::string, ErrorSums> species_force_errors;
-  std::size_t frames = 0, atoms = 0;
+  std::size_t frames = 0, atoms = 0, frames_outside = 0, atoms_outside = 0;
+  std::optional<ExtrapolationEvent> closest_outside;
+  std::string closest_outside_text;
   while (std::optional<Frame> frame = reader.next()) {
     const System& system = frame->system;
     potential.check_system(system);
     neighbors.build(system);
     potential.compute(system, neighbors, result);
-    ++frames;
     atoms += system.size();
+    if (!result.extrapolation.empty()) {
+      ++frames_outside;
+      atoms_outside += result.extrapolation.size();
+      for (const ExtrapolationEvent& event : result.extrapolation)
+        if (!closest_outside || event.distance / event.closest_trained <
+                                    closest_outside->distance / closest_outside->closest_trained) {
+          closest_outside = event;
+          closest_outside_text = fmt::format("frame {}: {}", frames, describe_extrapolation(event, system));
+        }
+    }
     const bool has_stress = system.cell.any_periodic() && system.cell.volume() > 0;
     const Mat3 stress = has_stress ? Mat3(-result.virial / system.cell.volume()) : Mat3::Zero();
 
@@ -94,6 +119,7 @@ void evaluate_frames(const EvaluateRequest& request) {
         for (int b = 0; b < 3; ++b) stress_errors.add(stress(a, b) - (*frame->stress)(a, b));
 
     if (writer) {
+      if (has_domain) set_info(*frame, "outside_training_domain", std::to_string(result.extrapolation.size()));
       frame->energy = result.energy;
       frame->forces = result.forces;
       frame->energies = result.atom_energies;
@@ -105,12 +131,23 @@ void evaluate_frames(const EvaluateRequest& request) {
       }
       writer->write(*frame);
     }
+    ++frames;
   }
   if (writer) writer->flush();
 
   fmt::print("evaluated {} frames ({} atoms) with NequIP model '{}' (backend {}, {})\n", frames, atoms, request.model,
              potential.backend(), potential.dtype());
   if (writer) fmt::print("results written to {}\n", request.output);
+  if (has_domain) {
+    fmt::print("{}\n", potential.training_domain());
+    if (frames_outside == 0) {
+      fmt::print("training domain: every atom of the {} frames is within it\n", frames);
+    } else {
+      fmt::print("training domain: {} of {} frames have atoms closer than the closest such pair in the training data "
+                 "({} atoms in all); the closest: {}\n",
+                 frames_outside, frames, atoms_outside, closest_outside_text);
+    }
+  }
   if (energy_errors.count == 0 && force_errors.count == 0 && stress_errors.count == 0) {
     fmt::print("no labels (energy, forces, stress) in {}: nothing to score\n", request.data);
     return;

@@ -6,7 +6,12 @@
 // ase.io.read returns them as the frame's calculator results. Frames that carry labels (energy, forces,
 // stress) are scored: energy MAE/RMSE per atom (meV/atom), force components MAE/RMSE (meV/A) overall and per
 // species, stress components MAE/RMSE (meV/A^3), printed as a table on stdout.
+//
+// Training domain: for a model that knows its training data's closest pairs (written by `nequip-md train`, or
+// from --training-data files), frames with atoms closer than those are counted (and the closest of them named),
+// and written frames carry info `outside_training_domain` = the number of such atoms: candidates to label next.
 #include <string>
+#include <vector>
 
 namespace nqmd {
 
@@ -18,6 +23,7 @@ struct EvaluateRequest {
   std::string dtype;             // "" for the model's own
   std::string species_map;       // "Cu=Cu,Au=Au", "" for matching by name
   int threads = 0;
+  std::vector<std::string> training_data;  // extxyz training frames for a model file without a record
 };
 
 // Throws InputError on bad input (missing file, species the model lacks, ...).

@@ -55,6 +55,9 @@ int main(int argc, char** argv) {
   evaluate->add_option("--species-map", evaluate_request.species_map, "chemical symbol to model type, e.g. Cu=Cu,Au=Au");
   evaluate->add_option("--threads", evaluate_request.threads, "torch threads (0: OMP_NUM_THREADS or torch's default)")
       ->check(CLI::NonNegativeNumber);
+  evaluate->add_option("--training-data", evaluate_request.training_data,
+                       "extxyz training frames of the model: count atoms closer than their closest pairs (models "
+                       "trained by nequip-md carry this record)");
 
   try {
     app.parse(argc, argv);

@@ -300,7 +300,19 @@ std::optional<std::string> run_md(const RunRequest& request) {
   print_system_summary(simulation.system(), simulation.neighbor_list(), simulation.potential().cutoff());
   if (!restart) warn_close_pairs(simulation.system(), simulation.neighbor_list(), run.real("min_distance"));
 
-  simulation.run_until(steps);
+  if (const std::string domain = simulation.potential().training_domain(); !domain.empty())
+    log::info("model extrapolation check: {}", domain);
+  auto print_extrapolation = [&] {
+    if (const Watchdog* watchdog = simulation.watchdog())
+      if (const std::string summary = watchdog->extrapolation_summary(); !summary.empty()) log::info("{}", summary);
+  };
+  try {
+    simulation.run_until(steps);
+  } catch (...) {
+    print_extrapolation();
+    throw;
+  }
+  print_extrapolation();
   log::info("neighbour list: {} builds in {} steps", simulation.neighbor_list().num_builds(), steps - first_step);
   print_timings(simulation.timings(), simulation.system().size());
   if (!neighbor.boolean("check")) {

@@ -33,6 +33,7 @@ Simulation::Simulation(System system, std::unique_ptr<Potential> potential, std:
       neighbors_(potential_->cutoff(), neighbor_skin, potential_->neighbor_list_kind()) {
   system_.validate();
   potential_->check_system(system_);
+  potential_has_domain_ = !potential_->training_domain().empty();
 }
 
 void Simulation::add_observer(std::unique_ptr<Observer> observer, std::uint64_t every) {
@@ -66,6 +67,7 @@ void Simulation::initialize() {
   rebuild_next_ = true;
   compute(system_);
   check_finite();
+  check_extrapolation();
   integrator_->setup(system_, forces_);
   remember_good_state();
   initial_state_observed_ = false;
@@ -110,6 +112,7 @@ void Simulation::run_until(std::uint64_t last_step) {
       time_fs_ = static_cast<double>(step_) * integrator_->timestep_fs();
       timings_.integrator += lap(clock) - (timings_.neighbor + timings_.potential - inside_compute);
       check_finite();
+      check_extrapolation();
       if (watchdog_ && watchdog_->due(step_))
         watchdog_->check(step_, system_, forces_.forces, last_good_.positions, last_good_.images, neighbors_,
                          thermo().temperature);
@@ -165,6 +168,10 @@ void Simulation::check_finite() const {
                                    "simulation blew up; try a smaller timestep or check the structure)",
                                    step_being_computed_, i, system_.symbol(i)));
   }
+}
+
+void Simulation::check_extrapolation() {
+  if (watchdog_ && potential_has_domain_) watchdog_->check_extrapolation(step_, system_, forces_.extrapolation);
 }
 
 void Simulation::remember_good_state() {

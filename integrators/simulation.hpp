@@ -50,6 +50,8 @@ class Simulation final : public ForceProvider {
   void add_observer(std::unique_ptr<Observer> observer, std::uint64_t every);
   void set_checkpoints(CheckpointOptions options) { checkpoints_ = std::move(options); }
   void set_watchdog(const Watchdog& watchdog) { watchdog_ = watchdog; }
+  // The watchdog with its extrapolation tally (null without one).
+  const Watchdog* watchdog() const { return watchdog_ ? &*watchdog_ : nullptr; }
   void set_neighbor_schedule(NeighborSchedule schedule) { neighbor_schedule_ = schedule; }
   // Scheduled rebuilds (check = false) at which an atom had moved more than skin/2.
   std::uint64_t dangerous_builds() const { return dangerous_builds_; }
@@ -109,11 +111,13 @@ class Simulation final : public ForceProvider {
   bool initial_state_observed_ = false;
   GoodState last_good_;
   std::optional<Watchdog> watchdog_;
+  bool potential_has_domain_ = false;  // the potential reports extrapolation (Potential::training_domain())
   std::uint64_t last_observed_step_ = 0;
 
   // Observers due at this step, or all of them (the last good step of a run that stops on an error).
   void observe(bool every_observer = false);
   void check_finite() const;
+  void check_extrapolation();
   [[noreturn]] void stop_on_signal(int signal);
   void check_positions_sane(const System& system) const;
   void remember_good_state();

@@ -1,10 +1,34 @@
 #include "integrators/watchdog.hpp"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "engine/error.hpp"
+#include "engine/log.hpp"
 
 namespace nqmd {
+namespace {
+
+// How many warnings about atoms outside the training data a run prints before it only counts them.
+constexpr int kExtrapolationWarnings = 10;
+
+// Relative depth of an event inside the trained distance (0 for a pair type never seen: the worst).
+double ratio(const ExtrapolationEvent& event) { return event.distance / event.closest_trained; }
+
+}  // namespace
+
+std::string describe_extrapolation(const ExtrapolationEvent& event, const System& system) {
+  const std::string a = system.symbol(event.atom), b = system.symbol(event.neighbor);
+  if (std::isinf(event.closest_trained))
+    return fmt::format("atom {} ({}) is {:.4f} A from atom {} ({}); the training data has no {}-{} pair within the "
+                       "cutoff",
+                       event.atom, a, event.distance, event.neighbor, b, a, b);
+  return fmt::format("atom {} ({}) is {:.4f} A from atom {} ({}), {:.2g}% closer than any {}-{} pair in the "
+                     "training data ({:.4f} A)",
+                     event.atom, a, event.distance, event.neighbor, b,
+                     100.0 * (1.0 - event.distance / event.closest_trained), a, b, event.closest_trained);
+}
 
 const SectionSchema& watchdog_section_schema() {
   static const SectionSchema schema{
@@ -25,7 +49,15 @@ const SectionSchema& watchdog_section_schema() {
            .defaults_to(std::int64_t{1}),
        KeySpec("distance_check_every", KeyType::integer, "steps between closest-pair checks (a pass over all pairs)")
            .at_least(1)
-           .defaults_to(std::int64_t{10})}};
+           .defaults_to(std::int64_t{10}),
+       KeySpec("model_extrapolation", KeyType::string,
+               "atoms with a neighbour closer than any such pair in the model's training data: warn, stop or off")
+           .one_of({"warn", "stop", "off"})
+           .defaults_to("warn"),
+       KeySpec("extrapolation_margin", KeyType::real,
+               "count only pairs closer than the closest trained pair minus this (A)")
+           .at_least(0.0)
+           .defaults_to(0.0)}};
   return schema;
 }
 
@@ -37,6 +69,11 @@ WatchdogLimits watchdog_limits(const ConfigSection& section) {
   limits.max_temperature = section.real("max_temperature");
   limits.check_every = static_cast<std::uint64_t>(section.integer("check_every"));
   limits.distance_check_every = static_cast<std::uint64_t>(section.integer("distance_check_every"));
+  const std::string extrapolation = section.string("model_extrapolation");
+  limits.model_extrapolation = extrapolation == "stop"  ? WatchdogLimits::Extrapolation::stop
+                               : extrapolation == "off" ? WatchdogLimits::Extrapolation::off
+                                                        : WatchdogLimits::Extrapolation::warn;
+  limits.extrapolation_margin = section.real("extrapolation_margin");
   return limits;
 }
 
@@ -85,6 +122,58 @@ void Watchdog::check(std::uint64_t step, const System& system, const std::vector
   if (per_atom_checks && limits_.max_temperature > 0 && temperature > limits_.max_temperature)
     throw InputError(fmt::format("step {}: watchdog: the temperature is {:.6g} K, above max_temperature = {} K", step,
                                  temperature, limits_.max_temperature));
+}
+
+void Watchdog::check_extrapolation(std::uint64_t step, const System& system,
+                                   const std::vector<ExtrapolationEvent>& events) {
+  if (limits_.model_extrapolation == WatchdogLimits::Extrapolation::off) return;
+  ++tally_.steps_checked;
+  std::size_t outside = 0;
+  const ExtrapolationEvent* worst = nullptr;
+  for (const ExtrapolationEvent& event : events) {
+    if (!(event.distance < event.closest_trained - limits_.extrapolation_margin)) continue;
+    ++outside;
+    if (worst == nullptr || ratio(event) < ratio(*worst)) worst = &event;
+  }
+  if (outside == 0) return;
+  const std::string text = describe_extrapolation(*worst, system);
+  const std::string others = outside > 1 ? fmt::format(" ({} atoms outside in all)", outside) : "";
+  if (limits_.model_extrapolation == WatchdogLimits::Extrapolation::stop)
+    throw InputError(fmt::format("step {}: watchdog: model extrapolation: {}{} ([watchdog] model_extrapolation = "
+                                 "\"warn\" lets the run continue)",
+                                 step, text, others));
+  if (tally_.steps_outside == 0) tally_.first_step = step;
+  ++tally_.steps_outside;
+  tally_.most_atoms = std::max(tally_.most_atoms, outside);
+  if (!tally_.worst || ratio(*worst) < ratio(*tally_.worst)) {
+    tally_.worst = *worst;
+    tally_.worst_step = step;
+    tally_.worst_text = text;
+  }
+  // Warn when it gets worse: at the first step outside, then whenever a pair is at least one percent (of its
+  // trained distance) deeper inside than the last warning said; a pair lingering just inside is counted only.
+  const double depth = 1.0 - ratio(*worst);
+  if (tally_.warnings_printed < kExtrapolationWarnings &&
+      (tally_.warnings_printed == 0 || depth >= tally_.warned_depth + 0.01)) {
+    tally_.warned_depth = depth;
+    ++tally_.warnings_printed;
+    log::warn("step {}: model extrapolation: {}{}{}", step, text, others,
+              tally_.warnings_printed == kExtrapolationWarnings
+                  ? "; further ones are counted, not printed"
+                  : "");
+  }
+}
+
+std::string Watchdog::extrapolation_summary() const {
+  if (limits_.model_extrapolation == WatchdogLimits::Extrapolation::off || tally_.steps_checked == 0) return "";
+  if (tally_.steps_outside == 0)
+    return fmt::format("model extrapolation: no atom outside the training data's closest pairs in {} force "
+                       "evaluations",
+                       tally_.steps_checked);
+  return fmt::format("model extrapolation: {} of {} force evaluations had atoms outside the training data's closest "
+                     "pairs (first at step {}, at most {} atoms at once); the closest, at step {}: {}",
+                     tally_.steps_outside, tally_.steps_checked, tally_.first_step, tally_.most_atoms,
+                     tally_.worst_step, tally_.worst_text);
 }
 
 }  // namespace nqmd

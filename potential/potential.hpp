@@ -13,17 +13,30 @@
 
 namespace nqmd {
 
+// An atom whose environment lies outside the data a machine-learned potential was fitted to: its neighbour
+// `neighbor` is `distance` A away, closer than any pair of the same two species in the training data
+// (`closest_trained` A; +inf if the training data had no such pair within the cutoff).
+struct ExtrapolationEvent {
+  std::size_t atom = 0, neighbor = 0;
+  double distance = 0.0;
+  double closest_trained = 0.0;
+};
+
 struct ForceResult {
   double energy = 0.0;               // eV
   std::vector<double> atom_energies; // eV per atom; they sum to energy
   std::vector<Vec3> forces;          // eV/A
   Mat3 virial = Mat3::Zero();        // eV, -dE/d(strain)
+  // Atoms outside the potential's training domain in this configuration, one entry per atom (its neighbour
+  // furthest inside the closest trained distance), in atom order; always empty for potentials without a domain.
+  std::vector<ExtrapolationEvent> extrapolation;
 
   void reset(std::size_t atoms) {
     energy = 0.0;
     atom_energies.assign(atoms, 0.0);
     forces.assign(atoms, Vec3::Zero());
     virial.setZero();
+    extrapolation.clear();
   }
 };
 
@@ -38,6 +51,9 @@ class Potential {
   // Fills `result` (sized by the potential) for the positions and cell of `system`; `neighbors` was built
   // for this system with a radius of at least cutoff().
   virtual void compute(const System& system, const NeighborList& neighbors, ForceResult& result) = 0;
+  // Potentials fitted to data that know where their training data lies (the closest pair of each two species)
+  // describe it here, and compute() lists the atoms outside it in ForceResult::extrapolation; "" otherwise.
+  virtual std::string training_domain() const { return ""; }
 };
 
 // [potential] kind = "...": styles receive their validated section and the system they will act on.

@@ -734,6 +734,8 @@ namespace {
 
 constexpr const char* kFormatEntry = "nequip_md_native_model";
 constexpr std::int64_t kFormatVersion = 1;
+// Closest pair distance per pair of types in the training frames (A; inf: no such pair within r_max), [n][n].
+constexpr const char* kTrainingDomainEntry = "domain/closest_pair_distance";
 
 std::string array_text(const NpzFile& file, const std::string& key) {
   const NpyArray& a = file.get(key);
@@ -751,6 +753,7 @@ bool default_dtype_weight(const std::string& name) {
 
 struct NequipModel::Impl {
   DeployedMetadata metadata;
+  TrainingDomain training_domain;
   std::unique_ptr<detail::NequipNetwork> network;
   std::unique_ptr<FusedNetwork> fused;  // null: evaluate with autograd
   std::string kernel = "autograd", kernel_note;
@@ -797,6 +800,10 @@ NequipModel::NequipModel(const std::string& path, const ModelOptions& options) :
     meta.config = array_text(file, "config");
     if (!(meta.r_max > 0) || meta.n_species == 0)
       throw InputError("native NequIP model '" + path + "': bad r_max or type_names");
+    if (file.contains(kTrainingDomainEntry))
+      impl_->training_domain =
+          TrainingDomain::from_values(file.get(kTrainingDomainEntry).to_double(), meta.n_species,
+                                      "native NequIP model '" + path + "': '" + kTrainingDomainEntry + "'");
     for (const std::string& key : file.keys())
       if (key.rfind("weights/", 0) == 0)
         state[key.substr(8)] = detail::array_tensor(file.get(key), "native NequIP model '" + path + "': '" + key + "'");
@@ -873,12 +880,25 @@ void NequipModel::save(const std::string& path, const std::vector<std::pair<std:
   arrays.emplace_back("model_dtype", text_array(meta.model_dtype));
   arrays.emplace_back("default_dtype", text_array(meta.default_dtype));
   arrays.emplace_back("config", text_array(meta.config));
+  if (!impl_->training_domain.empty()) {
+    const auto n = static_cast<std::int64_t>(meta.n_species);
+    arrays.emplace_back(kTrainingDomainEntry,
+                        detail::tensor_array(torch::tensor(impl_->training_domain.values(), torch::kFloat64).reshape({n, n})));
+  }
   for (const auto& [name, tensor] : impl_->network->weights()) arrays.emplace_back("weights/" + name, detail::tensor_array(tensor));
   arrays.insert(arrays.end(), extra.begin(), extra.end());
   write_npz(path, arrays);
 }
 
 const DeployedMetadata& NequipModel::metadata() const { return impl_->metadata; }
+const TrainingDomain& NequipModel::training_domain() const { return impl_->training_domain; }
+void NequipModel::set_training_domain(TrainingDomain domain) {
+  if (!domain.empty() && domain.num_types() != impl_->metadata.n_species)
+    throw InputError("NequIP model '" + impl_->metadata.path + "': a training record of " +
+                     std::to_string(domain.num_types()) + " types for a model of " +
+                     std::to_string(impl_->metadata.n_species));
+  impl_->training_domain = std::move(domain);
+}
 bool NequipModel::has_virial() const { return impl_->network->stress_output(); }
 const detail::NequipNetwork& NequipModel::network() const { return *impl_->network; }
 void NequipModel::set_kernel(const std::string& kernel) { impl_->select_kernel(kernel, impl_->metadata.path); }

@@ -14,6 +14,7 @@
 #include "potential/nequip/fused_network.hpp"
 #include "potential/nequip/graph.hpp"
 #include "potential/nequip/npz.hpp"
+#include "potential/nequip/training_domain.hpp"
 
 namespace nqmd::nequip {
 
@@ -56,6 +57,11 @@ class NequipModel {
   static bool is_native_file(const std::string& path);
 
   const DeployedMetadata& metadata() const;
+  // The closest pair distances of the training data (written by `nequip-md train`); empty for nequip-deploy files
+  // and native files written before the record existed.
+  const TrainingDomain& training_domain() const;
+  // Sets the record save() writes (InputError if its number of types is not the model's).
+  void set_training_domain(TrainingDomain domain);
   // True for StressForceOutput models (their deployed file returns the virial).
   bool has_virial() const;
   // Energies and forces, and the virial for StressForceOutput models.

@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "engine/error.hpp"
+#include "engine/extxyz.hpp"
 #include "engine/log.hpp"
 #include "potential/nequip/nequip_model.hpp"
 #include "potential/nequip/torchscript_model.hpp"
@@ -60,6 +61,8 @@ struct NequipPotential::Impl {
   // torchscript backend with a model without a virial output: the native port of the same file, for the virial.
   std::optional<NequipModel> virial_model;
   DeployedMetadata metadata;
+  TrainingDomain domain;
+  std::string domain_source;
   std::string dtype, kernel = "torchscript";
   double r_max = 0.0;
   // The system's species as model types, refreshed when the system's species list changes.
@@ -69,7 +72,8 @@ struct NequipPotential::Impl {
   AtomicGraph graph;
   ModelOutput output, virial_output;
 
-  std::vector<std::int64_t> types_for(const std::vector<std::string>& symbols) const {
+  // Model types of `symbols` (by the species map); InputError prefixed by `where` (default: the model key).
+  std::vector<std::int64_t> types_for(const std::vector<std::string>& symbols, const std::string& where = "") const {
     std::vector<std::int64_t> types;
     std::vector<std::string> missing;
     for (const std::string& symbol : symbols) {
@@ -83,9 +87,32 @@ struct NequipPotential::Impl {
     if (!missing.empty())
       throw InputError(fmt::format("{}: the system holds species {} that NequIP model '{}' does not describe "
                                    "(its types: {}; map symbols to types with species_map)",
-                                   options.model_where, fmt::join(missing, ", "), options.model,
+                                   where.empty() ? options.model_where : where, fmt::join(missing, ", "), options.model,
                                    fmt::join(metadata.type_names, ", ")));
     return types;
+  }
+
+  // The closest pairs of the frames of extxyz `files`, read as this potential maps species to types.
+  TrainingDomain domain_of_frames(const std::vector<std::string>& files) const {
+    TrainingDomain domain(metadata.n_species);
+    NeighborList neighbors(r_max, 0.0, NeighborListKind::full);
+    AtomicGraph graph;
+    std::size_t frames = 0;
+    for (const std::string& file : files) {
+      std::error_code error;
+      if (!std::filesystem::is_regular_file(file, error))
+        throw InputError(fmt::format("{}: training data file '{}' does not exist", options.training_data_where, file));
+      ExtxyzReader reader(file);
+      for (std::size_t index = 0; std::optional<Frame> frame = reader.next(); ++index, ++frames) {
+        const std::vector<std::int64_t> types = types_for(
+            frame->system.species_symbols, fmt::format("{}: {}, frame {}", options.training_data_where, file, index));
+        neighbors.build(frame->system);
+        build_graph(frame->system, neighbors, r_max, types, graph);
+        domain.include(graph);
+      }
+    }
+    if (frames == 0) throw InputError(fmt::format("{}: the training data files hold no frames", options.training_data_where));
+    return domain;
   }
 };
 
@@ -149,7 +176,20 @@ NequipPotential::NequipPotential(const PotentialOptions& options) : impl_(std::m
       throw InputError(fmt::format("{}: \"{}={}\" names type '{}', which NequIP model '{}' lacks (its types: {})",
                                    options.species_map_where, symbol, type, type, path,
                                    fmt::join(m.metadata.type_names, ", ")));
+  if (!options.training_data.empty()) {
+    m.domain = m.domain_of_frames(options.training_data);
+    m.domain_source = fmt::format("{}", fmt::join(options.training_data, ", "));
+  } else if (m.native && !m.native->training_domain().empty()) {
+    m.domain = m.native->training_domain();
+    m.domain_source = fmt::format("the training record of '{}'", path);
+  }
+  if (m.domain.empty())
+    log::info("{}: '{}' has no record of its training data's closest pairs (nequip-deploy files have none): no "
+              "model-extrapolation check; [potential] training_data = [\"train.extxyz\"] gives one",
+              options.model_where, path);
 }
+
+
 
 NequipPotential::~NequipPotential() = default;
 
@@ -159,6 +199,11 @@ const std::string& NequipPotential::backend() const { return impl_->options.back
 const std::string& NequipPotential::dtype() const { return impl_->dtype; }
 const std::string& NequipPotential::kernel() const { return impl_->kernel; }
 std::size_t NequipPotential::last_num_edges() const { return impl_->graph.num_edges(); }
+std::string NequipPotential::training_domain() const {
+  if (impl_->domain.empty()) return "";
+  return fmt::format("closest pairs in the training data (from {}): {}", impl_->domain_source,
+                     impl_->domain.describe(impl_->metadata.type_names));
+}
 
 void NequipPotential::check_system(const System& system) const { impl_->types_for(system.species_symbols); }
 
@@ -186,6 +231,8 @@ void NequipPotential::compute(const System& system, const NeighborList& neighbor
   result.atom_energies.assign(m.output.atomic_energies.begin(), m.output.atomic_energies.end());
   result.forces.assign(m.output.forces.begin(), m.output.forces.end());
   result.virial = m.output.virial ? *m.output.virial : Mat3::Zero();
+  result.extrapolation.clear();
+  m.domain.find_outside(graph, result.extrapolation);
 }
 
 SectionSchema NequipPotential::schema() {
@@ -212,6 +259,10 @@ SectionSchema NequipPotential::schema() {
   schema.keys.push_back(KeySpec("species_map", KeyType::string_table,
                                 "chemical symbol to model type name, e.g. { Cu = \"Cu\", Au = \"Au\" }; unlisted "
                                 "symbols match the type of the same name"));
+  schema.keys.push_back(KeySpec("training_data", KeyType::string_array,
+                                "extxyz files of the model's training frames (relative to this input file): their "
+                                "closest pairs define the extrapolation check for models without a training record "
+                                "(nequip-deploy .pth); default: the model file's record"));
   schema.keys.push_back(KeySpec("threads", KeyType::integer,
                                 "torch intra-op threads; 0: OMP_NUM_THREADS if set, else torch's default")
                             .at_least(0)
@@ -233,6 +284,11 @@ std::unique_ptr<Potential> create(const ConfigSection& section, const System& sy
     options.species_map = parse_species_map(entries, section.where("species_map"));
   }
   options.threads = static_cast<int>(section.integer("threads"));
+  if (section.has("training_data")) {
+    options.training_data = section.paths("training_data");
+    if (options.training_data.empty()) section.fail("training_data", "must name at least one extxyz file");
+  }
+  options.training_data_where = section.where("training_data");
   options.model_where = section.where("model");
   options.species_map_where = section.where("species_map");
   auto potential = std::make_unique<NequipPotential>(options);

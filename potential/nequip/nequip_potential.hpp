@@ -9,6 +9,10 @@
 // by the fused kernel's backward pass or by autograd); backend "torchscript" reads it from StressForceOutput
 // models and, for models without it, evaluates the native port of the same file once more per call for the
 // virial (so pressure is always right; docs/nequip.md).
+//
+// Extrapolation: every call lists the atoms with a neighbour closer than the closest pair of their species in
+// the model's training data (ForceResult::extrapolation), from the record `nequip-md train` writes into the model
+// file or from the frames of [potential] training_data; the watchdog decides what to do with them.
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -27,9 +31,14 @@ struct PotentialOptions {
   // chemical symbol -> model type name; symbols not listed are matched to a type of the same name.
   std::vector<std::pair<std::string, std::string>> species_map;
   int threads = 0;                   // torch intra-op threads; 0: OMP_NUM_THREADS if set, else torch's default
+  // extxyz files of the model's training frames: the closest pairs in them define the training domain of the
+  // extrapolation check (for models whose file carries no record: nequip-deploy .pth files). Empty: the model
+  // file's record, if it has one.
+  std::vector<std::string> training_data;
   // Prefixes of error messages about the model and the species map (e.g. "input.toml:7: [potential] model").
   std::string model_where = "model";
   std::string species_map_where = "species_map";
+  std::string training_data_where = "training_data";
 };
 
 // Parses "Cu=Cu,Au=Au" (or the entries of a list, one "Symbol=type" each); InputError prefixed by `where`.
@@ -47,6 +56,8 @@ class NequipPotential final : public Potential {
   NeighborListKind neighbor_list_kind() const override { return NeighborListKind::full; }
   void check_system(const System& system) const override;
   void compute(const System& system, const NeighborList& neighbors, ForceResult& result) override;
+  // "closest pairs in the training data (from SOURCE): Cu-Cu 2.31 A, ..." or "" without a record.
+  std::string training_domain() const override;
 
   const std::vector<std::string>& type_names() const;
   const std::string& backend() const;
@@ -55,6 +66,7 @@ class NequipPotential final : public Potential {
   const std::string& kernel() const;
   // Edges of the graph passed to the model by the last compute() (after the r_max filter).
   std::size_t last_num_edges() const;
+
 
   // [potential] keys of kind = "nequip".
   static SectionSchema schema();

@@ -198,3 +198,39 @@ TEST_CASE("evaluate: frames without labels, and bad input", "[app][nequip][evalu
   CHECK(f32.err.find("float32") != std::string::npos);
   CHECK(sandbox.run("evaluate --data plain.extxyz").exit_code != 0);  // --model is required
 }
+
+TEST_CASE("evaluate: atoms outside the training data's closest pairs are counted per frame",
+          "[app][nequip][evaluate][extrapolation]") {
+  CliSandbox sandbox;
+  const std::string data = nequip_path("data/train_mixed.extxyz");
+  const std::string model = "--model '" + nequip_path("modelA/deployed.pth") + "' --training-data '" + data + "'";
+  // Model A's own training data: every atom is within its closest pairs.
+  const auto own = sandbox.run("evaluate " + model + " --data '" + data + "' --output own.extxyz");
+  INFO(own.err);
+  REQUIRE(own.exit_code == 0);
+  const std::vector<nqmd::Frame> frames = nqmd::read_extxyz(sandbox.path("own.extxyz"));
+  CHECK(own.out.find("training domain: every atom of the " + std::to_string(frames.size()) + " frames is within it") !=
+        std::string::npos);
+  for (const nqmd::Frame& frame : frames) {
+    REQUIRE(frame.find_info("outside_training_domain"));
+    CHECK(*frame.find_info("outside_training_domain") == "0");
+  }
+  // The closest Cu-Cu pair of that data is 0.4641 A (in a random EMT cluster; the domain line says so): a Cu dimer
+  // at 0.40 A is outside, one at 2.5 A is not.
+  CHECK(own.out.find("Cu-Cu 0.4641 A") != std::string::npos);
+  sandbox.write("dimers.extxyz", "2\nProperties=species:S:1:pos:R:3 pbc=\"F F F\"\nCu 0 0 0\nCu 0.4 0 0\n"
+                                 "2\nProperties=species:S:1:pos:R:3 pbc=\"F F F\"\nCu 0 0 0\nCu 2.5 0 0\n");
+  const auto dimers = sandbox.run("evaluate " + model + " --data dimers.extxyz --output dimers_out.extxyz");
+  INFO(dimers.out);
+  REQUIRE(dimers.exit_code == 0);
+  CHECK(dimers.out.find("training domain: 1 of 2 frames have atoms closer than the closest such pair in the training "
+                        "data (2 atoms in all); the closest: frame 0: atom 0 (Cu) is 0.4000 A from atom 1 (Cu), 14% "
+                        "closer than any Cu-Cu pair in the training data (0.4641 A)") != std::string::npos);
+  const std::vector<nqmd::Frame> out = nqmd::read_extxyz(sandbox.path("dimers_out.extxyz"));
+  REQUIRE(out.size() == 2);
+  CHECK(*out[0].find_info("outside_training_domain") == "2");
+  CHECK(*out[1].find_info("outside_training_domain") == "0");
+  // Without a record nothing is claimed either way.
+  const auto plain = sandbox.run("evaluate --model '" + nequip_path("modelA/deployed.pth") + "' --data dimers.extxyz");
+  CHECK(plain.out.find("training domain") == std::string::npos);
+}

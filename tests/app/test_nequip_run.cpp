@@ -94,3 +94,55 @@ checkpoint_file = ""
     CHECK((potential_high - potential_low) / 108 > 5e-3);
   }
 }
+
+TEST_CASE("nequip: an atom closer than any such pair in the training data is reported, or stops the run",
+          "[app][nequip][extrapolation]") {
+  // The water model of inputs/water records its training frames' closest pairs (O-H 0.8932 A); a water molecule
+  // with one O-H bond squeezed to 0.80 A is outside them from step 0.
+  CliSandbox sandbox;
+  sandbox.write("water.extxyz", "3\nProperties=species:S:1:pos:R:3 pbc=\"F F F\"\nO 0 0 0\nH 0.80 0 0\nH -0.25 0.93 0\n");
+  const std::string input = fmt::format(R"([structure]
+file = "water.extxyz"
+
+[potential]
+kind = "nequip"
+model = "{}"
+
+[integrator]
+kind = "nve"
+timestep = 0.25
+
+[run]
+steps = 10
+thermo_every = 5
+overwrite = true
+)",
+                                        nqmd::test::source_path("inputs/water/water_model.npz"));
+  sandbox.write("warn.toml", input);
+  const auto warned = sandbox.run("run warn.toml");
+  INFO(warned.err);
+  REQUIRE(warned.exit_code == 0);
+  CHECK(warned.err.find("warning: step 0: model extrapolation: atom 0 (O) is 0.8000 A from atom 1 (H), 10% closer than "
+                        "any O-H pair in the training data (0.8932 A)") != std::string::npos);
+  CHECK(warned.out.find("model extrapolation check: closest pairs in the training data (from the training record of") !=
+        std::string::npos);
+  CHECK(warned.out.find("model extrapolation: ") != std::string::npos);
+  CHECK(warned.out.find("force evaluations had atoms outside the training data's closest pairs (first at step 0") !=
+        std::string::npos);
+
+  sandbox.write("stop.toml", input + "\n[watchdog]\nmodel_extrapolation = \"stop\"\n");
+  const auto stopped = sandbox.run("run stop.toml");
+  CHECK(stopped.exit_code == 1);
+  CHECK(stopped.err.find("error: step 0: watchdog: model extrapolation: atom 0 (O) is 0.8000 A from atom 1 (H)") !=
+        std::string::npos);
+
+  sandbox.write("margin.toml", input + "\n[watchdog]\nmodel_extrapolation = \"stop\"\nextrapolation_margin = 0.2\n");
+  const auto margin = sandbox.run("run margin.toml");
+  CHECK(margin.exit_code == 0);
+  CHECK(margin.err.find("model extrapolation") == std::string::npos);
+  sandbox.write("bad.toml", input + "\n[watchdog]\nmodel_extrapolation = \"abort\"\n");
+  const auto bad = sandbox.run("run bad.toml");
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("bad.toml:") != std::string::npos);
+  CHECK(bad.err.find("[watchdog] model_extrapolation") != std::string::npos);
+}

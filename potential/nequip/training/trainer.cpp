@@ -589,6 +589,13 @@ TrainingReport train_nequip(const TrainingSettings& s, const std::function<void(
     auto fixed = normalisation(s, stats, types, notes);
     return NequipModel::random(model_config(s, type_names, avg), type_names, s.model_seed, fixed);
   }();
+  // The closest pairs of the training frames go into every model file written, for the MD extrapolation check. A
+  // fine-tuned model also saw its initial model's data: the closer of both records where the initial one has one.
+  TrainingDomain domain(static_cast<int>(types));
+  for (const TrainingFrame& f : split.train) domain.include(f.graph);
+  if (!model.training_domain().empty()) domain.merge(model.training_domain());
+  notes.push_back("closest pairs in the training data: " + domain.describe(type_names));
+  model.set_training_domain(std::move(domain));
   for (const auto& n : notes) log(n);
   const detail::NequipNetwork& network = model.network();
   if (s.stress_weight > 0 && !network.stress_output() && (s.resume || !s.initial_model.empty()))
