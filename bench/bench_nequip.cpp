@@ -12,9 +12,10 @@
 //
 //   bench_nequip [--benchmark_filter=REGEX]   e.g. 'fused|torchscript' or 'modelA '; the label of each run is
 //                                             "<model> <backend> <atoms> atoms <threads> thread(s)"
-//   bench_nequip --profile                    per-stage times of the fused kernel (1 thread, 108 atoms, every
-//                                             model), its floating-point work per atom-step and the floor that
-//                                             work sets at this CPU's measured matrix-product peak
+//   bench_nequip --profile [R] [MODEL]        per-stage times of the fused kernel (1 thread; 4 R^3 atoms, default
+//                                             R = 3: 108 atoms; every model, or MODEL, e.g. modelA), its
+//                                             floating-point work per atom-step and the floor that work sets at
+//                                             this CPU's measured matrix-product peak
 // Models are read from ../shared/reference/nequip-0.6.2 (or $NQMD_NEQUIP_REFERENCE).
 #include <benchmark/benchmark.h>
 
@@ -238,16 +239,17 @@ double matrix_product_peak() {
   return best;
 }
 
-void profile() {
+void profile(int repeat, const std::string& only_model) {
   nqmd::set_libtorch_threads(1);
   const double peak64 = matrix_product_peak<double>(), peak32 = matrix_product_peak<float>();
   fmt::print("matrix-product peak (Eigen, 512x512, 1 thread): float64 {:.1f} GFLOP/s, float32 {:.1f} GFLOP/s\n\n",
              peak64 * 1e-9, peak32 * 1e-9);
   for (int model = 0; model < kNumModels; ++model) {
+    if (!only_model.empty() && only_model != kModels[model].name) continue;
     Evaluator& e = evaluator(model, 0);
     nqmd::nequip::FusedNetwork* fused = e.native->fused_network();
     if (!fused) continue;
-    const AtomicGraph& g = graph(model, 3);
+    const AtomicGraph& g = graph(model, repeat);
     ModelOutput out;
     e(g, out);
     fused->set_profiling(true);
@@ -274,7 +276,12 @@ void profile() {
 int main(int argc, char** argv) {
   for (int k = 1; k < argc; ++k)
     if (std::strcmp(argv[k], "--profile") == 0) {
-      profile();
+      const int repeat = k + 1 < argc ? std::atoi(argv[k + 1]) : 3;
+      if (repeat < 1) {
+        fmt::print(stderr, "bench_nequip --profile [R] [MODEL]: R (cells per side) must be a positive integer\n");
+        return 1;
+      }
+      profile(repeat, k + 2 < argc ? argv[k + 2] : "");
       return 0;
     }
   benchmark::Initialize(&argc, argv);

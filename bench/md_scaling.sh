@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Scaling of whole MD steps (issue #7, target 3): NVE with NequIP model A (fused kernel) on Cu3Au-ordered fcc cells
-# (a = 3.75 A, rattled) of about 10^3, 10^4 and 10^5 atoms, and Lennard-Jones argon (LAMMPS' bench/in.lj state) of
-# 10^6 atoms. For each run it prints the time per atom-step of the steps, the share of the potential, the
-# neighbour list and the integrator (from nequip-md's timing line), and the peak resident memory per atom.
+# (a = 3.75 A, rattled) of about 10^3, 10^4 and 10^5 atoms (the last also with its atoms in random order), and
+# Lennard-Jones argon (LAMMPS' bench/in.lj state) of 10^6 atoms. For each run it prints the time per atom-step of
+# the steps, the share of the potential, the neighbour list and the integrator (from nequip-md's timing line), and
+# the peak resident memory per atom.
 #   bash bench/md_scaling.sh [THREADS]       (default 1; needs a built nequip-md and ../shared for model A)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,7 +72,17 @@ echo "MD scaling ($threads thread(s)); time per atom-step of the steps, shares o
 printf "%-10s %9s %14s %11s %15s %12s %11s %10s\n" run atoms us/atom/step potential "neighbour list" integrator \
   "peak MB" kB/atom
 nequip_input 6 40 | run_case modelA-1e3 864
-nequip_input 14 12 | run_case modelA-1e4 10976
-nequip_input 29 4 | run_case modelA-1e5 97556
+nequip_input 14 40 | run_case modelA-1e4 10976
+nequip_input 29 16 | run_case modelA-1e5 97556
+# The same cell with its atoms in random order, as in a liquid after atoms have diffused (or a structure from
+# another tool): the potential's spatial order of the graph (engine/spatial_order.hpp) keeps it as fast.
+mkdir -p "$work/shuffle"
+nequip_input 29 1 | sed -e 's/^\[run\]/[output]\ntrajectory_file = "cell.extxyz"\ntrajectory_every = 1000\nfields = ["velocities"]\n[run]/' \
+  > "$work/shuffle/input.toml"
+(cd "$work/shuffle" && "$nequip_md" run input.toml > log 2>&1) || { cat "$work/shuffle/log" >&2; exit 1; }
+{ head -n 2 "$work/shuffle/cell.extxyz"
+  tail -n +3 "$work/shuffle/cell.extxyz" | shuf --random-source=<(yes); } > "$work/shuffled.extxyz"
+nequip_input 29 16 | sed -e '/^lattice/d' -e '/^repeat/d' -e '/^species/d' -e '/^random_displacement/d' \
+  -e "s|^\[structure\]|[structure]\nfile = \"$work/shuffled.extxyz\"|" | run_case modelA-1e5-shuffled 97556
 sed -e 's/repeat = \[20, 20, 20\]/repeat = [63, 63, 63]/' -e 's/^steps = 100/steps = 20/' -e 's/^thermo_every = 50/thermo_every = 20/' \
   "$root/inputs/lj-benchmark/input.toml" | run_case lj-1e6 1000188

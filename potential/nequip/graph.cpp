@@ -1,5 +1,6 @@
 #include "potential/nequip/graph.hpp"
 
+#include <stdexcept>
 #include <string>
 
 #include "engine/error.hpp"
@@ -33,27 +34,45 @@ void AtomicGraph::validate(int num_types) const {
 }
 
 void build_graph(const System& system, const NeighborList& neighbors, double r_max,
-                 const std::vector<std::int64_t>& type_of_species, AtomicGraph& graph) {
+                 const std::vector<std::int64_t>& type_of_species, AtomicGraph& graph,
+                 const std::vector<std::size_t>& order) {
   const std::size_t n = system.size();
-  graph.positions.assign(system.positions.begin(), system.positions.end());
+  const bool reordered = !order.empty();
+  if (reordered && order.size() != n)
+    throw std::logic_error("build_graph: an order of " + std::to_string(order.size()) + " atoms for " +
+                           std::to_string(n));
+  std::vector<std::int64_t> rank;
+  if (reordered) {
+    rank.resize(n);
+    for (std::size_t k = 0; k < n; ++k) rank[order[k]] = static_cast<std::int64_t>(k);
+  }
+  graph.positions.resize(n);
   graph.atom_types.resize(n);
-  for (std::size_t i = 0; i < n; ++i) graph.atom_types[i] = type_of_species[static_cast<std::size_t>(system.species[i])];
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = reordered ? order[k] : k;
+    graph.positions[k] = system.positions[i];
+    graph.atom_types[k] = type_of_species[static_cast<std::size_t>(system.species[i])];
+  }
   graph.cell = system.cell.any_periodic() ? system.cell.lattice() : Mat3::Zero();
   graph.edge_centers.clear();
   graph.edge_neighbors.clear();
   graph.edge_cell_shifts.clear();
   const Mat3 lattice_columns = system.cell.lattice().transpose();
-  const std::vector<int>& centers = neighbors.centers();
+  const std::vector<std::size_t>& offsets = neighbors.offsets();
   const std::vector<int>& others = neighbors.neighbors();
   const std::vector<Vec3i>& shifts = neighbors.shifts();
   const double r_max_squared = r_max * r_max;
-  for (std::size_t e = 0; e < neighbors.num_edges(); ++e) {
-    const Vec3 shift = shifts[e].cast<double>();
-    const Vec3 r = system.positions[others[e]] - system.positions[centers[e]] + lattice_columns * shift;
-    if (r.squaredNorm() >= r_max_squared) continue;
-    graph.edge_centers.push_back(centers[e]);
-    graph.edge_neighbors.push_back(others[e]);
-    graph.edge_cell_shifts.push_back(shift);
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = reordered ? order[k] : k;
+    for (std::size_t e = offsets[i]; e < offsets[i + 1]; ++e) {
+      const Vec3 shift = shifts[e].cast<double>();
+      const auto j = static_cast<std::size_t>(others[e]);
+      const Vec3 r = system.positions[j] - system.positions[i] + lattice_columns * shift;
+      if (r.squaredNorm() >= r_max_squared) continue;
+      graph.edge_centers.push_back(static_cast<std::int64_t>(k));
+      graph.edge_neighbors.push_back(reordered ? rank[j] : static_cast<std::int64_t>(j));
+      graph.edge_cell_shifts.push_back(shift);
+    }
   }
 }
 

@@ -32,10 +32,12 @@ struct AtomicGraph {
 
 // Fills `graph` with the graph of `system` for a model of cutoff `r_max`: positions, the nequip type of each
 // atom (type_of_species[system.species[i]]), the lattice (zero when no axis is periodic) and the edges of the
-// full neighbour list `neighbors` (radius >= r_max) with |r_ij| < r_max (strict, as nequip and pair_nequip).
-// Reuses the graph's storage.
+// full neighbour list `neighbors` (radius >= r_max) with |r_ij| < r_max (strict, as nequip and pair_nequip),
+// grouped by centre. With `order` (a permutation of the atoms, e.g. engine/spatial_order.hpp), graph atom k is
+// system atom order[k]; empty: the system's order. Reuses the graph's storage.
 void build_graph(const System& system, const NeighborList& neighbors, double r_max,
-                 const std::vector<std::int64_t>& type_of_species, AtomicGraph& graph);
+                 const std::vector<std::int64_t>& type_of_species, AtomicGraph& graph,
+                 const std::vector<std::size_t>& order = {});
 
 struct ModelOutput {
   double total_energy = 0.0;           // eV

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <random>
 #include <sstream>
@@ -15,6 +16,7 @@
 #include <omp.h>
 
 #include "engine/neighbor_list.hpp"
+#include "engine/spatial_order.hpp"
 #include "test_paths.hpp"
 
 using namespace nqmd;
@@ -499,4 +501,55 @@ TEST_CASE("neighbour list edge order does not depend on the number of threads", 
   omp_set_num_threads(threads_before);
   CHECK(results[0] == results[1]);
   CHECK(results[0] == results[2]);
+}
+
+TEST_CASE("spatial order: a permutation that puts neighbours close in the order", "[neighbor][spatial_order]") {
+  // A simple cubic lattice of 24^3 points (spacing 2 A) in shuffled order; the neighbours of each atom are the six
+  // points 2 A away.
+  const int side = 24;
+  std::vector<Vec3> lattice;
+  for (int x = 0; x < side; ++x)
+    for (int y = 0; y < side; ++y)
+      for (int z = 0; z < side; ++z) lattice.emplace_back(2.0 * x, 2.0 * y, 2.0 * z);
+  std::vector<std::size_t> shuffle(lattice.size());
+  for (std::size_t k = 0; k < shuffle.size(); ++k) shuffle[k] = k;
+  std::shuffle(shuffle.begin(), shuffle.end(), std::mt19937(5));
+  std::vector<Vec3> positions;
+  for (std::size_t k : shuffle) positions.push_back(lattice[k]);
+
+  const std::vector<std::size_t> order = spatial_order(positions, 4.0);
+  std::vector<std::size_t> sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t k = 0; k < sorted.size(); ++k) REQUIRE(sorted[k] == k);
+  CHECK(spatial_order(positions, 4.0) == order);  // a function of the positions
+
+  // Median distance in the order between an atom and its lattice neighbours: the Z-order curve keeps most of them
+  // within a few bins (a bin holds 8 atoms here); the shuffled order scatters them over the whole system.
+  std::vector<std::size_t> rank(order.size()), atom_at(lattice.size());
+  for (std::size_t k = 0; k < order.size(); ++k) rank[order[k]] = k;
+  for (std::size_t a = 0; a < shuffle.size(); ++a) atom_at[shuffle[a]] = a;
+  std::vector<std::size_t> ordered_gaps, shuffled_gaps;
+  for (int x = 0; x + 1 < side; ++x)
+    for (int y = 0; y < side; ++y)
+      for (int z = 0; z < side; ++z) {
+        const std::size_t a = atom_at[static_cast<std::size_t>((x * side + y) * side + z)];
+        const std::size_t b = atom_at[static_cast<std::size_t>(((x + 1) * side + y) * side + z)];
+        ordered_gaps.push_back(rank[a] > rank[b] ? rank[a] - rank[b] : rank[b] - rank[a]);
+        shuffled_gaps.push_back(a > b ? a - b : b - a);
+      }
+  auto median = [](std::vector<std::size_t> v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+  };
+  INFO("median gap: spatial order " << median(ordered_gaps) << ", shuffled " << median(shuffled_gaps));
+  CHECK(median(ordered_gaps) <= 64);
+  CHECK(median(shuffled_gaps) > 2000);
+
+  // Non-finite positions go last in index order; an empty system has an empty order.
+  positions[3] = Vec3(std::nan(""), 0, 0);
+  positions[1] = Vec3(0, std::numeric_limits<double>::infinity(), 0);
+  const std::vector<std::size_t> with_bad = spatial_order(positions, 4.0);
+  CHECK(with_bad[with_bad.size() - 2] == 1);
+  CHECK(with_bad.back() == 3);
+  CHECK(spatial_order({}, 4.0).empty());
 }

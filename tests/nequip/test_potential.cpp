@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <algorithm>
 #include <random>
 
 #include "engine/error.hpp"
@@ -181,6 +182,37 @@ TEST_CASE("nequip potential: species_map and the repeated use of one potential",
   auto swapped = potential_from_toml(dir, model + "species_map = { Cu = \"Au\", Au = \"Cu\" }\n", system);
   swapped->compute(system, list, result);
   CHECK(std::abs(result.energy - expected.energy) > 1e-3);
+}
+
+TEST_CASE("nequip potential: atoms in any order give the same atoms' results (the internal spatial order is undone)",
+          "[nequip][potential]") {
+  // The potential evaluates the graph in a spatial order of the atoms (engine/spatial_order.hpp) and must hand
+  // back per-atom results in the system's order: a shuffled copy of a frame gets the same numbers, shuffled.
+  const nqmd::test::TempDirectory dir;
+  const std::vector<nqmd::Frame> frames = nqmd::read_extxyz(nequip_path("test_frames.extxyz"));
+  for (const std::size_t f : {0, 1, 5}) {
+    INFO("frame " << f);
+    const nqmd::System& system = frames[f].system;
+    std::vector<std::size_t> shuffle(system.size());
+    for (std::size_t k = 0; k < shuffle.size(); ++k) shuffle[k] = k;
+    std::shuffle(shuffle.begin(), shuffle.end(), std::mt19937(static_cast<unsigned>(f) + 11));
+    nqmd::System shuffled;
+    shuffled.cell = system.cell;
+    for (std::size_t k : shuffle) shuffled.add_atom(system.symbol(k), system.positions[k]);
+    auto potential = potential_from_toml(dir, "model = \"" + nequip_path("modelA/deployed.pth") + "\"\n", system);
+    nqmd::NeighborList list(potential->cutoff(), 0.5, nqmd::NeighborListKind::full);
+    nqmd::ForceResult plain, mixed;
+    list.build(system);
+    potential->compute(system, list, plain);
+    list.build(shuffled);
+    potential->compute(shuffled, list, mixed);
+    CHECK(mixed.energy == Approx(plain.energy).epsilon(1e-13));
+    CHECK((mixed.virial - plain.virial).cwiseAbs().maxCoeff() < 1e-11);
+    for (std::size_t k = 0; k < shuffle.size(); ++k) {
+      CHECK((mixed.forces[k] - plain.forces[shuffle[k]]).cwiseAbs().maxCoeff() < 1e-12);
+      CHECK(mixed.atom_energies[k] == Approx(plain.atom_energies[shuffle[k]]).epsilon(1e-13));
+    }
+  }
 }
 
 TEST_CASE("nequip potential: bad input is a one-line InputError", "[nequip][potential]") {
