@@ -80,9 +80,20 @@ struct Features {
   }
   T* at(std::size_t block, std::size_t node) { return data[block].data() + node * blocks[block].size(); }
   const T* at(std::size_t block, std::size_t node) const { return data[block].data() + node * blocks[block].size(); }
-  void add(const Features& other) {
-    for (std::size_t b = 0; b < data.size(); ++b)
-      for (std::size_t k = 0; k < data[b].size(); ++k) data[b][k] += other.data[b][k];
+  void add(const Features& other, int threads = 1) {
+    for (std::size_t b = 0; b < data.size(); ++b) {
+      T* target = data[b].data();
+      const T* source = other.data[b].data();
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (std::size_t k = 0; k < data[b].size(); ++k) target[k] += source[k];
+    }
+  }
+  void divide_by(T divisor, int threads) {
+    for (auto& block : data) {
+      T* values = block.data();
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (std::size_t k = 0; k < block.size(); ++k) values[k] /= divisor;
+    }
   }
 };
 
@@ -246,28 +257,47 @@ struct Linear {
     }
     return result;
   }
-  // y = x W (y is reset).
-  void forward(const Features<T>& x, Features<T>& y) const {
+  // y = x W (y is reset). Each thread multiplies the rows of one range of nodes.
+  void forward(const Features<T>& x, Features<T>& y, int threads) const {
     y.reset(out, x.nodes);
-    for (const Path& p : paths) {
-      const Block& a = in[static_cast<std::size_t>(p.in_block)];
-      const Block& b = out[static_cast<std::size_t>(p.out_block)];
-      const auto rows = static_cast<Eigen::Index>(x.nodes * static_cast<std::size_t>(a.dim()));
-      ConstMatrixMap<T> input(x.data[static_cast<std::size_t>(p.in_block)].data(), rows, a.mul);
-      MatrixMap<T> output(y.data[static_cast<std::size_t>(p.out_block)].data(), rows, b.mul);
-      output.noalias() += input * p.weight;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int t = 0; t < threads; ++t) {
+      const auto [first, count] = node_range(x.nodes, t, threads);
+      for (const Path& p : paths) {
+        const Block& a = in[static_cast<std::size_t>(p.in_block)];
+        const Block& b = out[static_cast<std::size_t>(p.out_block)];
+        const auto dim = static_cast<std::size_t>(a.dim());
+        const auto rows = static_cast<Eigen::Index>(count * dim);
+        ConstMatrixMap<T> input(x.data[static_cast<std::size_t>(p.in_block)].data() + first * dim * a.mul, rows, a.mul);
+        MatrixMap<T> output(y.data[static_cast<std::size_t>(p.out_block)].data() + first * dim * b.mul, rows, b.mul);
+        output.noalias() += input * p.weight;
+      }
     }
   }
   // gx += gy W^T (gx has layout `in`).
-  void backward(const Features<T>& gy, Features<T>& gx) const {
-    for (const Path& p : paths) {
-      const Block& a = in[static_cast<std::size_t>(p.in_block)];
-      const Block& b = out[static_cast<std::size_t>(p.out_block)];
-      const auto rows = static_cast<Eigen::Index>(gy.nodes * static_cast<std::size_t>(a.dim()));
-      ConstMatrixMap<T> grad_out(gy.data[static_cast<std::size_t>(p.out_block)].data(), rows, b.mul);
-      MatrixMap<T> grad_in(gx.data[static_cast<std::size_t>(p.in_block)].data(), rows, a.mul);
-      grad_in.noalias() += grad_out * p.weight.transpose();
+  void backward(const Features<T>& gy, Features<T>& gx, int threads) const {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int t = 0; t < threads; ++t) {
+      const auto [first, count] = node_range(gy.nodes, t, threads);
+      for (const Path& p : paths) {
+        const Block& a = in[static_cast<std::size_t>(p.in_block)];
+        const Block& b = out[static_cast<std::size_t>(p.out_block)];
+        const auto dim = static_cast<std::size_t>(a.dim());
+        const auto rows = static_cast<Eigen::Index>(count * dim);
+        ConstMatrixMap<T> grad_out(gy.data[static_cast<std::size_t>(p.out_block)].data() + first * dim * b.mul, rows,
+                                   b.mul);
+        MatrixMap<T> grad_in(gx.data[static_cast<std::size_t>(p.in_block)].data() + first * dim * a.mul, rows, a.mul);
+        grad_in.noalias() += grad_out * p.weight.transpose();
+      }
     }
+  }
+
+ private:
+  // Thread t's nodes of n split into `threads` contiguous ranges: (first node, count).
+  static std::pair<std::size_t, std::size_t> node_range(std::size_t n, int t, int threads) {
+    const std::size_t first = n * static_cast<std::size_t>(t) / static_cast<std::size_t>(threads);
+    const std::size_t last = n * static_cast<std::size_t>(t + 1) / static_cast<std::size_t>(threads);
+    return {first, last - first};
   }
 };
 
@@ -1014,13 +1044,13 @@ void FusedNetworkT<T>::evaluate(const AtomicGraph& graph, bool virial, int threa
   Features<T> one_hot;
   one_hot.reset({Block{num_types_, 0}}, num_atoms);
   for (std::size_t a = 0; a < num_atoms; ++a) one_hot.at(0, a)[types_[a]] = T(1);
-  embedding_.forward(one_hot, h_);
+  embedding_.forward(one_hot, h_, threads);
   x1_.resize(layers_.size());
   conv_.resize(layers_.size());
   const T norm = static_cast<T>(neighbor_norm_);
   for (std::size_t k = 0; k < layers_.size(); ++k) {
     const Layer<T>& layer = layers_[k];
-    layer.linear_1.forward(h_, x1_[k]);
+    layer.linear_1.forward(h_, x1_[k], threads);
     stage("linear, self-connection, gate (forward)");
     aggregated_.reset(layer.aggregated, num_atoms);
     // Each range of centres by one thread (a range's centres are written by it alone).
@@ -1029,18 +1059,17 @@ void FusedNetworkT<T>::evaluate(const AtomicGraph& graph, bool virial, int threa
       edge_forward(layer, thread_edges_[static_cast<std::size_t>(t)], thread_edges_[static_cast<std::size_t>(t) + 1],
                    x1_[k], aggregated_, scratch_[static_cast<std::size_t>(t)], profiling_ && t == 0);
     if (profiling_) clock = Clock::now();
-    for (auto& block : aggregated_.data)
-      for (T& v : block) v /= norm;
-    layer.linear_2.forward(aggregated_, conv_[k]);
+    aggregated_.divide_by(norm, threads);
+    layer.linear_2.forward(aggregated_, conv_[k], threads);
     if (layer.use_sc) layer.sc.forward(h_, types_, conv_[k], threads);
     layer.gate.forward(conv_[k], next_, threads);
-    if (layer.resnet) next_.add(h_);
+    if (layer.resnet) next_.add(h_, threads);
     std::swap(h_, next_);
     stage("linear, self-connection, gate (forward)");
   }
   Features<T> hidden, atomic;
-  to_hidden_.forward(h_, hidden);
-  to_scalar_.forward(hidden, atomic);
+  to_hidden_.forward(h_, hidden, threads);
+  to_scalar_.forward(hidden, atomic, threads);
   output.atomic_energies.resize(num_atoms);
   double total = 0;
   for (std::size_t a = 0; a < num_atoms; ++a) {
@@ -1057,9 +1086,9 @@ void FusedNetworkT<T>::evaluate(const AtomicGraph& graph, bool virial, int threa
   for (std::size_t a = 0; a < num_atoms; ++a)
     atomic_grad.at(0, a)[0] = static_cast<T>(species_scales_[static_cast<std::size_t>(types_[a])]);
   hidden_grad.reset(to_scalar_.in, num_atoms);
-  to_scalar_.backward(atomic_grad, hidden_grad);
+  to_scalar_.backward(atomic_grad, hidden_grad, threads);
   grad_h_.reset(to_hidden_.in, num_atoms);
-  to_hidden_.backward(hidden_grad, grad_h_);
+  to_hidden_.backward(hidden_grad, grad_h_, threads);
   stage("output head and backward of the node operations");
   for (std::size_t k = layers_.size(); k-- > 0;) {
     const Layer<T>& layer = layers_[k];
@@ -1067,12 +1096,11 @@ void FusedNetworkT<T>::evaluate(const AtomicGraph& graph, bool virial, int threa
     // d/d(layer input): the resnet term, the self-connection and (below) linear_1.
     Features<T>& grad_in = next_;
     grad_in.reset(layer.linear_1.in, num_atoms);
-    if (layer.resnet) grad_in.add(grad_h_);
+    if (layer.resnet) grad_in.add(grad_h_, threads);
     if (layer.use_sc) layer.sc.backward(grad_conv_, types_, grad_in, threads);
     grad_aggregated_.reset(layer.aggregated, num_atoms);
-    layer.linear_2.backward(grad_conv_, grad_aggregated_);
-    for (auto& block : grad_aggregated_.data)
-      for (T& v : block) v /= norm;
+    layer.linear_2.backward(grad_conv_, grad_aggregated_, threads);
+    grad_aggregated_.divide_by(norm, threads);
     stage("output head and backward of the node operations");
     // The neighbours' gradients d(E)/d(x1) go to per-range buffers, summed afterwards.
 #pragma omp parallel num_threads(threads)
@@ -1084,8 +1112,8 @@ void FusedNetworkT<T>::evaluate(const AtomicGraph& graph, bool virial, int threa
     }
     if (profiling_) clock = Clock::now();
     Features<T>& grad_x1 = scratch_[0].x1_grad;
-    for (int t = 1; t < threads; ++t) grad_x1.add(scratch_[static_cast<std::size_t>(t)].x1_grad);
-    layer.linear_1.backward(grad_x1, grad_in);
+    for (int t = 1; t < threads; ++t) grad_x1.add(scratch_[static_cast<std::size_t>(t)].x1_grad, threads);
+    layer.linear_1.backward(grad_x1, grad_in, threads);
     std::swap(grad_h_, grad_in);
     stage("output head and backward of the node operations");
   }
