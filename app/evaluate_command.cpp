@@ -96,8 +96,7 @@ void evaluate_frames(const EvaluateRequest& request) {
       ++frames_outside;
       atoms_outside += result.extrapolation.size();
       for (const ExtrapolationEvent& event : result.extrapolation)
-        if (!closest_outside || event.distance / event.closest_trained <
-                                    closest_outside->distance / closest_outside->closest_trained) {
+        if (!closest_outside || event.depth() > closest_outside->depth()) {
           closest_outside = event;
           closest_outside_text = fmt::format("frame {}: {}", frames, describe_extrapolation(event, system));
         }
@@ -144,7 +143,7 @@ void evaluate_frames(const EvaluateRequest& request) {
       fmt::print("training domain: every atom of the {} frames is within it\n", frames);
     } else {
       fmt::print("training domain: {} of {} frames have atoms closer than the closest such pair in the training data "
-                 "({} atoms in all); the closest: {}\n",
+                 "({} atoms in all); the deepest: {}\n",
                  frames_outside, frames, atoms_outside, closest_outside_text);
     }
   }

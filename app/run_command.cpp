@@ -300,7 +300,8 @@ std::optional<std::string> run_md(const RunRequest& request) {
   print_system_summary(simulation.system(), simulation.neighbor_list(), simulation.potential().cutoff());
   if (!restart) warn_close_pairs(simulation.system(), simulation.neighbor_list(), run.real("min_distance"));
 
-  if (const std::string domain = simulation.potential().training_domain(); !domain.empty())
+  if (const std::string domain = simulation.potential().training_domain();
+      !domain.empty() && simulation.watchdog() && simulation.watchdog()->checks_extrapolation())
     log::info("model extrapolation check: {}", domain);
   auto print_extrapolation = [&] {
     if (const Watchdog* watchdog = simulation.watchdog())

@@ -22,6 +22,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -276,12 +277,14 @@ void profile(int repeat, const std::string& only_model) {
 int main(int argc, char** argv) {
   for (int k = 1; k < argc; ++k)
     if (std::strcmp(argv[k], "--profile") == 0) {
-      const int repeat = k + 1 < argc ? std::atoi(argv[k + 1]) : 3;
+      // --profile [R] [MODEL], either or both, in that order.
+      int next = k + 1, repeat = 3;
+      if (next < argc && std::isdigit(static_cast<unsigned char>(argv[next][0]))) repeat = std::atoi(argv[next++]);
       if (repeat < 1) {
         fmt::print(stderr, "bench_nequip --profile [R] [MODEL]: R (cells per side) must be a positive integer\n");
         return 1;
       }
-      profile(repeat, k + 2 < argc ? argv[k + 2] : "");
+      profile(repeat, next < argc ? argv[next] : "");
       return 0;
     }
   benchmark::Initialize(&argc, argv);

@@ -1,5 +1,7 @@
 #include "engine/neighbor_list.hpp"
 
+#include <atomic>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -176,7 +178,7 @@ void NeighborList::build(const System& system) {
     built_positions_ = positions;
     built_lattice_ = cell.lattice();
     built_pbc_ = cell.pbc();
-    ++num_builds_;
+    count_build();
     return;
   }
 
@@ -334,7 +336,13 @@ void NeighborList::build(const System& system) {
   built_positions_ = positions;
   built_lattice_ = cell.lattice();
   built_pbc_ = cell.pbc();
+  count_build();
+}
+
+void NeighborList::count_build() {
+  static std::atomic<std::uint64_t> builds_in_process{0};
   ++num_builds_;
+  build_id_ = ++builds_in_process;
 }
 
 bool NeighborList::needs_rebuild(const System& system) const {

@@ -10,6 +10,7 @@
 // than skin/2 (Verlet criterion) or the cell or the atom count changes.
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "engine/system.hpp"
@@ -35,6 +36,9 @@ class NeighborList {
   double skin() const { return skin_; }
   NeighborListKind kind() const { return kind_; }
   std::size_t num_builds() const { return num_builds_; }
+  // Different for every build of every neighbour list of the process (0: never built): what was computed from a
+  // build (e.g. an order of the atoms) is still valid while the id is unchanged.
+  std::uint64_t build_id() const { return build_id_; }
 
   // Edges sorted by centre atom: those of atom i are [offsets()[i], offsets()[i+1]).
   std::size_t num_edges() const { return neighbors_.size(); }
@@ -48,6 +52,8 @@ class NeighborList {
   double skin_;
   NeighborListKind kind_;
   std::size_t num_builds_ = 0;
+  std::uint64_t build_id_ = 0;
+  void count_build();
   std::vector<std::size_t> offsets_;
   std::vector<int> centers_;
   std::vector<int> neighbors_;

@@ -24,12 +24,9 @@ std::uint64_t spread_bits(std::uint64_t v) {
 
 std::vector<std::size_t> spatial_order(const std::vector<Vec3>& positions, double bin_width) {
   const std::size_t n = positions.size();
-  Vec3 low = Vec3::Constant(std::numeric_limits<double>::infinity()), high = -low;
+  Vec3 low = Vec3::Constant(std::numeric_limits<double>::infinity());
   for (const Vec3& x : positions)
-    if (x.allFinite()) {
-      low = low.cwiseMin(x);
-      high = high.cwiseMax(x);
-    }
+    if (x.allFinite()) low = low.cwiseMin(x);
   constexpr std::uint64_t kMaxBin = (1u << 21) - 1;
   std::vector<std::pair<std::uint64_t, std::size_t>> keyed(n);
   for (std::size_t i = 0; i < n; ++i) {

@@ -13,21 +13,28 @@ namespace {
 // How many warnings about atoms outside the training data a run prints before it only counts them.
 constexpr int kExtrapolationWarnings = 10;
 
-// Relative depth of an event inside the trained distance (0 for a pair type never seen: the worst).
-double ratio(const ExtrapolationEvent& event) { return event.distance / event.closest_trained; }
+// A warning is printed when a pair is at least this much (A) deeper inside its trained distance than the last one
+// said; a pair lingering just inside is counted only.
+constexpr double kWarnDeeperBy = 0.025;
+
+// "12.3%", "0.0412%", "<0.001%".
+std::string percent(double fraction) {
+  const double value = 100.0 * fraction;
+  return value < 0.001 ? std::string("<0.001%") : fmt::format("{:.3g}%", value);
+}
 
 }  // namespace
 
 std::string describe_extrapolation(const ExtrapolationEvent& event, const System& system) {
   const std::string a = system.symbol(event.atom), b = system.symbol(event.neighbor);
+  const std::string other = event.neighbor == event.atom ? "its own periodic image"
+                                                         : fmt::format("atom {} ({})", event.neighbor, b);
   if (std::isinf(event.closest_trained))
-    return fmt::format("atom {} ({}) is {:.4f} A from atom {} ({}); the training data has no {}-{} pair within the "
-                       "cutoff",
-                       event.atom, a, event.distance, event.neighbor, b, a, b);
-  return fmt::format("atom {} ({}) is {:.4f} A from atom {} ({}), {:.2g}% closer than any {}-{} pair in the "
-                     "training data ({:.4f} A)",
-                     event.atom, a, event.distance, event.neighbor, b,
-                     100.0 * (1.0 - event.distance / event.closest_trained), a, b, event.closest_trained);
+    return fmt::format("atom {} ({}) is {:.4f} A from {}; the training data has no {}-{} pair within the cutoff",
+                       event.atom, a, event.distance, other, a, b);
+  return fmt::format("atom {} ({}) is {:.4f} A from {}, {} closer than any {}-{} pair in the training data ({:.4f} A)",
+                     event.atom, a, event.distance, other, percent(event.depth() / event.closest_trained), a, b,
+                     event.closest_trained);
 }
 
 const SectionSchema& watchdog_section_schema() {
@@ -131,36 +138,32 @@ void Watchdog::check_extrapolation(std::uint64_t step, const System& system,
   std::size_t outside = 0;
   const ExtrapolationEvent* worst = nullptr;
   for (const ExtrapolationEvent& event : events) {
-    if (!(event.distance < event.closest_trained - limits_.extrapolation_margin)) continue;
+    if (!(event.depth() > limits_.extrapolation_margin)) continue;
     ++outside;
-    if (worst == nullptr || ratio(event) < ratio(*worst)) worst = &event;
+    if (worst == nullptr || event.depth() > worst->depth()) worst = &event;
   }
   if (outside == 0) return;
   const std::string text = describe_extrapolation(*worst, system);
+  if (tally_.steps_outside == 0) tally_.first_step = step;
+  ++tally_.steps_outside;
+  tally_.most_atoms = std::max(tally_.most_atoms, outside);
+  if (!tally_.worst || worst->depth() > tally_.worst->depth()) {
+    tally_.worst = *worst;
+    tally_.worst_step = step;
+    tally_.worst_text = text;
+  }
   const std::string others = outside > 1 ? fmt::format(" ({} atoms outside in all)", outside) : "";
   if (limits_.model_extrapolation == WatchdogLimits::Extrapolation::stop)
     throw InputError(fmt::format("step {}: watchdog: model extrapolation: {}{} ([watchdog] model_extrapolation = "
                                  "\"warn\" lets the run continue)",
                                  step, text, others));
-  if (tally_.steps_outside == 0) tally_.first_step = step;
-  ++tally_.steps_outside;
-  tally_.most_atoms = std::max(tally_.most_atoms, outside);
-  if (!tally_.worst || ratio(*worst) < ratio(*tally_.worst)) {
-    tally_.worst = *worst;
-    tally_.worst_step = step;
-    tally_.worst_text = text;
-  }
-  // Warn when it gets worse: at the first step outside, then whenever a pair is at least one percent (of its
-  // trained distance) deeper inside than the last warning said; a pair lingering just inside is counted only.
-  const double depth = 1.0 - ratio(*worst);
+  // Warn at the first step outside, then when a pair is kWarnDeeperBy deeper than the last warning said.
   if (tally_.warnings_printed < kExtrapolationWarnings &&
-      (tally_.warnings_printed == 0 || depth >= tally_.warned_depth + 0.01)) {
-    tally_.warned_depth = depth;
+      (tally_.warnings_printed == 0 || worst->depth() >= tally_.warned_depth + kWarnDeeperBy)) {
+    tally_.warned_depth = worst->depth();
     ++tally_.warnings_printed;
     log::warn("step {}: model extrapolation: {}{}{}", step, text, others,
-              tally_.warnings_printed == kExtrapolationWarnings
-                  ? "; further ones are counted, not printed"
-                  : "");
+              tally_.warnings_printed == kExtrapolationWarnings ? "; further ones are counted, not printed" : "");
   }
 }
 
@@ -171,7 +174,7 @@ std::string Watchdog::extrapolation_summary() const {
                        "evaluations",
                        tally_.steps_checked);
   return fmt::format("model extrapolation: {} of {} force evaluations had atoms outside the training data's closest "
-                     "pairs (first at step {}, at most {} atoms at once); the closest, at step {}: {}",
+                     "pairs (first at step {}, at most {} atoms at once); the deepest, at step {}: {}",
                      tally_.steps_outside, tally_.steps_checked, tally_.first_step, tally_.most_atoms,
                      tally_.worst_step, tally_.worst_text);
 }

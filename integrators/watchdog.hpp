@@ -35,14 +35,14 @@ struct WatchdogLimits {
 struct ExtrapolationTally {
   std::uint64_t steps_checked = 0, steps_outside = 0, first_step = 0;
   std::size_t most_atoms = 0;  // the most atoms outside in one step
-  std::optional<ExtrapolationEvent> worst;  // the closest pair relative to its trained distance
+  std::optional<ExtrapolationEvent> worst;  // the deepest pair (ExtrapolationEvent::depth())
   std::uint64_t worst_step = 0;
   std::string worst_text;  // the worst event, described
   int warnings_printed = 0;
-  double warned_depth = 0.0;  // 1 - distance / trained distance of the last warning printed
+  double warned_depth = 0.0;  // depth (A) of the pair of the last warning printed
 };
 
-// "atom 3 (O) is 0.8120 A from atom 7 (H), closer than any O-H pair in the training data (0.8890 A)".
+// "atom 3 (O) is 0.8120 A from atom 7 (H), 8.66% closer than any O-H pair in the training data (0.8890 A)".
 std::string describe_extrapolation(const ExtrapolationEvent& event, const System& system);
 
 const SectionSchema& watchdog_section_schema();
@@ -63,6 +63,7 @@ class Watchdog {
   // throws InputError "step N: ..." when model_extrapolation = "stop".
   void check_extrapolation(std::uint64_t step, const System& system, const std::vector<ExtrapolationEvent>& events);
   const ExtrapolationTally& extrapolation_tally() const { return tally_; }
+  bool checks_extrapolation() const { return limits_.model_extrapolation != WatchdogLimits::Extrapolation::off; }
   // One line for the end of a run ("" if the check is off or the potential has no training domain).
   std::string extrapolation_summary() const;
 

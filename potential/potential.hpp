@@ -20,6 +20,9 @@ struct ExtrapolationEvent {
   std::size_t atom = 0, neighbor = 0;
   double distance = 0.0;
   double closest_trained = 0.0;
+  // How far inside the closest trained distance the pair is (A; +inf for a pair of species never seen within the
+  // cutoff): what "deeper" and "worst" mean for these events.
+  double depth() const { return closest_trained - distance; }
 };
 
 struct ForceResult {
@@ -27,8 +30,8 @@ struct ForceResult {
   std::vector<double> atom_energies; // eV per atom; they sum to energy
   std::vector<Vec3> forces;          // eV/A
   Mat3 virial = Mat3::Zero();        // eV, -dE/d(strain)
-  // Atoms outside the potential's training domain in this configuration, one entry per atom (its neighbour
-  // furthest inside the closest trained distance), in atom order; always empty for potentials without a domain.
+  // Atoms outside the potential's training domain in this configuration, one entry per atom (its neighbour with
+  // the largest depth()), in atom order; always empty for potentials without a domain.
   std::vector<ExtrapolationEvent> extrapolation;
 
   void reset(std::size_t atoms) {

@@ -41,6 +41,10 @@ void build_graph(const System& system, const NeighborList& neighbors, double r_m
   if (reordered && order.size() != n)
     throw std::logic_error("build_graph: an order of " + std::to_string(order.size()) + " atoms for " +
                            std::to_string(n));
+  if (neighbors.offsets().size() != n + 1)
+    throw std::logic_error("build_graph: a neighbour list of " +
+                           std::to_string(neighbors.offsets().empty() ? 0 : neighbors.offsets().size() - 1) +
+                           " atoms for a system of " + std::to_string(n));
   std::vector<std::int64_t> rank;
   if (reordered) {
     rank.resize(n);

@@ -25,6 +25,12 @@ struct AtomicGraph {
   Mat3 cell = Mat3::Zero();                 // zero for a non-periodic system
 
   std::size_t num_atoms() const { return positions.size(); }
+  // r_ij of edge e: x_j - x_i + shift . cell.
+  Vec3 edge_vector(std::size_t e) const {
+    Vec3 r = positions[static_cast<std::size_t>(edge_neighbors[e])] - positions[static_cast<std::size_t>(edge_centers[e])];
+    if (edge_cell_shifts[e] != Vec3::Zero()) r += cell.transpose() * edge_cell_shifts[e];
+    return r;
+  }
   std::size_t num_edges() const { return edge_centers.size(); }
   // Throws InputError if the arrays disagree in length or an index or type is out of range.
   void validate(int num_types) const;

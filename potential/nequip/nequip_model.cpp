@@ -896,7 +896,7 @@ void NequipModel::set_training_domain(TrainingDomain domain) {
   if (!domain.empty() && domain.num_types() != impl_->metadata.n_species)
     throw InputError("NequIP model '" + impl_->metadata.path + "': a training record of " +
                      std::to_string(domain.num_types()) + " types for a model of " +
-                     std::to_string(impl_->metadata.n_species));
+                     std::to_string(impl_->metadata.n_species) + " types");
   impl_->training_domain = std::move(domain);
 }
 bool NequipModel::has_virial() const { return impl_->network->stress_output(); }

@@ -75,7 +75,7 @@ struct NequipPotential::Impl {
   std::vector<std::int64_t> type_of_species;
   // Graph atom k is system atom order[k] (engine/spatial_order.hpp), made at neighbour-list build ordered_at_build.
   std::vector<std::size_t> order;
-  std::size_t ordered_at_build = SIZE_MAX;
+  std::uint64_t ordered_at_build = 0;
   // Buffers reused between calls.
   AtomicGraph graph;
   ModelOutput output, virial_output;
@@ -191,13 +191,14 @@ NequipPotential::NequipPotential(const PotentialOptions& options) : impl_(std::m
     m.domain = m.native->training_domain();
     m.domain_source = fmt::format("the training record of '{}'", path);
   }
+  if (!options.training_data.empty() && m.native && !m.native->training_domain().empty())
+    log::info("{}: the closest pairs of {} replace the training record of '{}'", options.training_data_where,
+              fmt::join(options.training_data, ", "), path);
   if (m.domain.empty())
     log::info("{}: '{}' has no record of its training data's closest pairs (nequip-deploy files have none): no "
-              "model-extrapolation check; [potential] training_data = [\"train.extxyz\"] gives one",
-              options.model_where, path);
+              "model-extrapolation check unless the training frames are given ({})",
+              options.model_where, path, options.training_data_where);
 }
-
-
 
 NequipPotential::~NequipPotential() = default;
 
@@ -225,9 +226,9 @@ void NequipPotential::compute(const System& system, const NeighborList& neighbor
   }
   // The graph's atoms go in a spatial order, made again at each neighbour-list build: the message passing gathers
   // the features of each atom's neighbours, which are then near it in memory (docs/performance.md, scaling).
-  if (neighbors.num_builds() != m.ordered_at_build || m.order.size() != system.size()) {
+  if (neighbors.build_id() != m.ordered_at_build || m.order.size() != system.size()) {
     m.order = spatial_order(system.positions, kOrderBinWidth);
-    m.ordered_at_build = neighbors.num_builds();
+    m.ordered_at_build = neighbors.build_id();
   }
   AtomicGraph& graph = m.graph;
   build_graph(system, neighbors, m.r_max, m.type_of_species, graph, m.order);

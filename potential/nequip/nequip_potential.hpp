@@ -67,7 +67,6 @@ class NequipPotential final : public Potential {
   // Edges of the graph passed to the model by the last compute() (after the r_max filter).
   std::size_t last_num_edges() const;
 
-
   // [potential] keys of kind = "nequip".
   static SectionSchema schema();
 

@@ -15,16 +15,6 @@ namespace {
 // below anything physical (1e-10 of 2 A is 2e-10 A).
 constexpr double kRoundingTolerance = 1e-10;
 
-// r_ij = x_j - x_i + shift . cell (cell rows are lattice vectors).
-Vec3 edge_vector(const AtomicGraph& graph, std::size_t e) {
-  const auto i = static_cast<std::size_t>(graph.edge_centers[e]);
-  const auto j = static_cast<std::size_t>(graph.edge_neighbors[e]);
-  Vec3 r = graph.positions[j] - graph.positions[i];
-  const Vec3& shift = graph.edge_cell_shifts[e];
-  if (shift != Vec3::Zero()) r += graph.cell.transpose() * shift;
-  return r;
-}
-
 }  // namespace
 
 TrainingDomain::TrainingDomain(int num_types)
@@ -51,7 +41,7 @@ TrainingDomain TrainingDomain::from_values(std::vector<double> closest, int num_
 
 void TrainingDomain::include(const AtomicGraph& graph) {
   for (std::size_t e = 0; e < graph.num_edges(); ++e) {
-    const double distance = edge_vector(graph, e).norm();
+    const double distance = graph.edge_vector(e).norm();
     const std::int64_t a = graph.atom_types[static_cast<std::size_t>(graph.edge_centers[e])];
     const std::int64_t b = graph.atom_types[static_cast<std::size_t>(graph.edge_neighbors[e])];
     double& ab = closest_[static_cast<std::size_t>(a * num_types_ + b)];
@@ -76,7 +66,7 @@ void TrainingDomain::find_outside(const AtomicGraph& graph, std::vector<Extrapol
     const auto j = static_cast<std::size_t>(graph.edge_neighbors[e]);
     const double trained = closest(graph.atom_types[i], graph.atom_types[j]);
     const double limit = trained * (1.0 - kRoundingTolerance);
-    const double squared = edge_vector(graph, e).squaredNorm();
+    const double squared = graph.edge_vector(e).squaredNorm();
     if (!(squared < limit * limit)) continue;
     if (event_of_atom.empty()) event_of_atom.assign(graph.num_atoms(), SIZE_MAX);
     const ExtrapolationEvent event{i, j, std::sqrt(squared), trained};
@@ -86,10 +76,9 @@ void TrainingDomain::find_outside(const AtomicGraph& graph, std::vector<Extrapol
       events.push_back(event);
       continue;
     }
-    // Worse: smaller relative to the trained distance (a pair never seen is the worst), then simply closer.
+    // Worse: deeper inside the trained distance (a pair never seen is the deepest), then simply closer.
     ExtrapolationEvent& kept = events[slot];
-    const double ratio = event.distance / event.closest_trained, kept_ratio = kept.distance / kept.closest_trained;
-    if (ratio < kept_ratio || (ratio == kept_ratio && event.distance < kept.distance)) kept = event;
+    if (event.depth() > kept.depth() || (event.depth() == kept.depth() && event.distance < kept.distance)) kept = event;
   }
   std::sort(events.begin() + static_cast<std::ptrdiff_t>(first), events.end(),
             [](const ExtrapolationEvent& x, const ExtrapolationEvent& y) { return x.atom < y.atom; });

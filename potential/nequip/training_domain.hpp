@@ -38,7 +38,7 @@ class TrainingDomain {
   // The closer of both records for every pair of types (the two must have the same number of types).
   void merge(const TrainingDomain& other);
   // Appends, in atom order, one event per atom of `graph` with a neighbour closer than the closest pair of their
-  // types (by more than 1e-10 of it: rounding): the neighbour with the smallest distance relative to the record.
+  // types (by more than 1e-10 of it: rounding): the neighbour with the largest ExtrapolationEvent::depth().
   void find_outside(const AtomicGraph& graph, std::vector<ExtrapolationEvent>& events) const;
   // "Cu-Cu 2.31 A, Cu-Au 2.40 A, Au-Au none" for messages.
   std::string describe(const std::vector<std::string>& type_names) const;

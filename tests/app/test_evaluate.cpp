@@ -224,7 +224,7 @@ TEST_CASE("evaluate: atoms outside the training data's closest pairs are counted
   INFO(dimers.out);
   REQUIRE(dimers.exit_code == 0);
   CHECK(dimers.out.find("training domain: 1 of 2 frames have atoms closer than the closest such pair in the training "
-                        "data (2 atoms in all); the closest: frame 0: atom 0 (Cu) is 0.4000 A from atom 1 (Cu), 14% "
+                        "data (2 atoms in all); the deepest: frame 0: atom 0 (Cu) is 0.4000 A from atom 1 (Cu), 13.8% "
                         "closer than any Cu-Cu pair in the training data (0.4641 A)") != std::string::npos);
   const std::vector<nqmd::Frame> out = nqmd::read_extxyz(sandbox.path("dimers_out.extxyz"));
   REQUIRE(out.size() == 2);

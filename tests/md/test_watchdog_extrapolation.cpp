@@ -75,14 +75,15 @@ TEST_CASE("extrapolation watchdog: warn counts the steps a pair is closer than t
   REQUIRE(tally.worst);
   CHECK(tally.worst_step == 20);
   CHECK(tally.worst->distance == Approx(1.8).epsilon(1e-12));
-  // A warning at the first step outside, then each time the pair is a further 1% of 1.905 A deeper: depth
-  // 1 - d/1.905 grows 0.525% per step, so every second step (10, 12, ..., 20).
-  CHECK(tally.warnings_printed == 6);
+  // A warning at the first step outside (0.005 A inside), then each time the pair is 0.025 A deeper than the last
+  // warning said: steps 13 (0.035 A), 16 (0.065 A) and 19 (0.095 A).
+  CHECK(tally.warnings_printed == 4);
+  CHECK(tally.warned_depth == Approx(0.095).epsilon(1e-9));
   const std::string summary = simulation.watchdog()->extrapolation_summary();
   CHECK(summary.find("11 of 21 force evaluations") != std::string::npos);
   CHECK(summary.find("first at step 10") != std::string::npos);
-  CHECK(summary.find("at step 20: atom 0 (Ar) is 1.8000 A from atom 1 (Ar), 5.5% closer than any Ar-Ar pair in the "
-                     "training data (1.9050 A)") != std::string::npos);
+  CHECK(summary.find("the deepest, at step 20: atom 0 (Ar) is 1.8000 A from atom 1 (Ar), 5.51% closer than any Ar-Ar "
+                     "pair in the training data (1.9050 A)") != std::string::npos);
 }
 
 TEST_CASE("extrapolation watchdog: stop ends the run at the first step outside, keeping the step before",
@@ -95,10 +96,13 @@ TEST_CASE("extrapolation watchdog: stop ends the run at the first step outside, 
     message = error.what();
   }
   INFO(message);
-  CHECK(message.rfind("step 10: watchdog: model extrapolation: atom 0 (Ar) is 1.9000 A from atom 1 (Ar), 0.26% closer "
-                      "than any Ar-Ar pair in the training data (1.9050 A) (2 atoms outside in all)",
+  CHECK(message.rfind("step 10: watchdog: model extrapolation: atom 0 (Ar) is 1.9000 A from atom 1 (Ar), 0.262% "
+                      "closer than any Ar-Ar pair in the training data (1.9050 A) (2 atoms outside in all)",
                       0) == 0);
   CHECK(simulation.step() == 9);
+  // The end-of-run summary (printed after the error too) counts the step that stopped the run.
+  CHECK(simulation.watchdog()->extrapolation_summary().find("1 of 11 force evaluations had atoms outside the training "
+                                                            "data's closest pairs (first at step 10") != std::string::npos);
   CHECK((simulation.system().positions[1] - simulation.system().positions[0]).norm() == Approx(1.91).epsilon(1e-12));
 }
 

@@ -118,21 +118,21 @@ TEST_CASE("training domain: atoms closer than their types' closest trained pair,
   std::size_t outside_atoms = 0, frames_with_outside = 0;
   for (const Frame& frame : frames) {
     const System& s = frame.system;
-    // Brute force: per atom, its neighbour with the smallest distance relative to the record.
-    std::map<std::size_t, double> worst_ratio;
+    // Brute force: per atom, its neighbour deepest inside the record (record - distance).
+    std::map<std::size_t, double> deepest;
     brute_force_pairs(s, kRMax, [&](std::size_t i, std::size_t j, double d) {
       const double record = scaled[static_cast<std::size_t>(type_index(s.symbol(i)) * 2 + type_index(s.symbol(j)))];
       if (d >= record) return;
-      auto [it, inserted] = worst_ratio.emplace(i, d / record);
-      if (!inserted) it->second = std::min(it->second, d / record);
+      auto [it, inserted] = deepest.emplace(i, record - d);
+      if (!inserted) it->second = std::max(it->second, record - d);
     });
     std::vector<ExtrapolationEvent> events;
     domain.find_outside(graph_of(s), events);
-    REQUIRE(events.size() == worst_ratio.size());
+    REQUIRE(events.size() == deepest.size());
     std::size_t k = 0;
-    for (const auto& [atom, ratio] : worst_ratio) {
+    for (const auto& [atom, depth] : deepest) {
       CHECK(events[k].atom == atom);
-      CHECK(events[k].distance / events[k].closest_trained == Approx(ratio).epsilon(1e-14));
+      CHECK(events[k].depth() == Approx(depth).margin(1e-13));
       ++k;
     }
     outside_atoms += events.size();
@@ -325,7 +325,10 @@ TEST_CASE("training domain: the potential reports atoms outside it, from the mod
       continue;
     }
     std::set<std::size_t> atoms;
-    for (const ExtrapolationEvent& e : result.extrapolation) atoms.insert(e.atom);
+    for (const ExtrapolationEvent& e : result.extrapolation) {
+      atoms.insert(e.atom);
+      CHECK(e.neighbor == (e.atom == moved ? partner : moved));  // in the system's numbering, not the graph's
+    }
     CHECK(atoms == std::set<std::size_t>{std::min(moved, partner), std::max(moved, partner)});
     for (const ExtrapolationEvent& e : result.extrapolation) {
       CHECK(e.distance == Approx(target).epsilon(1e-12));
