@@ -84,8 +84,8 @@ void evaluate_frames(const EvaluateRequest& request) {
   ErrorSums energy_errors, force_errors, stress_errors;
   std::map<std::string, ErrorSums> species_force_errors;
   std::size_t frames = 0, atoms = 0, frames_outside = 0, atoms_outside = 0;
-  std::optional<ExtrapolationEvent> closest_outside;
-  std::string closest_outside_text;
+  std::optional<ExtrapolationEvent> deepest_outside;
+  std::string deepest_outside_text;
   while (std::optional<Frame> frame = reader.next()) {
     const System& system = frame->system;
     potential.check_system(system);
@@ -96,9 +96,9 @@ void evaluate_frames(const EvaluateRequest& request) {
       ++frames_outside;
       atoms_outside += result.extrapolation.size();
       for (const ExtrapolationEvent& event : result.extrapolation)
-        if (!closest_outside || event.depth() > closest_outside->depth()) {
-          closest_outside = event;
-          closest_outside_text = fmt::format("frame {}: {}", frames, describe_extrapolation(event, system));
+        if (!deepest_outside || event.depth() > deepest_outside->depth()) {
+          deepest_outside = event;
+          deepest_outside_text = fmt::format("frame {}: {}", frames, describe_extrapolation(event, system));
         }
     }
     const bool has_stress = system.cell.any_periodic() && system.cell.volume() > 0;
@@ -144,7 +144,7 @@ void evaluate_frames(const EvaluateRequest& request) {
     } else {
       fmt::print("training domain: {} of {} frames have atoms closer than the closest such pair in the training data "
                  "({} atoms in all); the deepest: {}\n",
-                 frames_outside, frames, atoms_outside, closest_outside_text);
+                 frames_outside, frames, atoms_outside, deepest_outside_text);
     }
   }
   if (energy_errors.count == 0 && force_errors.count == 0 && stress_errors.count == 0) {

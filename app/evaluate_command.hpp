@@ -8,7 +8,7 @@
 // species, stress components MAE/RMSE (meV/A^3), printed as a table on stdout.
 //
 // Training domain: for a model that knows its training data's closest pairs (written by `nequip-md train`, or
-// from --training-data files), frames with atoms closer than those are counted (and the closest of them named),
+// from --training-data files), frames with atoms closer than those are counted (and the deepest case named),
 // and written frames carry info `outside_training_domain` = the number of such atoms: candidates to label next.
 #include <string>
 #include <vector>

@@ -143,23 +143,27 @@ void Watchdog::check_extrapolation(std::uint64_t step, const System& system,
     if (worst == nullptr || event.depth() > worst->depth()) worst = &event;
   }
   if (outside == 0) return;
-  const std::string text = describe_extrapolation(*worst, system);
   if (tally_.steps_outside == 0) tally_.first_step = step;
   ++tally_.steps_outside;
   tally_.most_atoms = std::max(tally_.most_atoms, outside);
-  if (!tally_.worst || worst->depth() > tally_.worst->depth()) {
+  const bool deepest = !tally_.worst || worst->depth() > tally_.worst->depth();
+  const bool stop = limits_.model_extrapolation == WatchdogLimits::Extrapolation::stop;
+  // Warn at the first step outside, then when a pair is kWarnDeeperBy deeper than the last warning said.
+  const bool warn = !stop && tally_.warnings_printed < kExtrapolationWarnings &&
+                    (tally_.warnings_printed == 0 || worst->depth() >= tally_.warned_depth + kWarnDeeperBy);
+  if (!deepest && !stop && !warn) return;  // counted only: no text to format
+  const std::string text = describe_extrapolation(*worst, system);
+  if (deepest) {
     tally_.worst = *worst;
     tally_.worst_step = step;
     tally_.worst_text = text;
   }
   const std::string others = outside > 1 ? fmt::format(" ({} atoms outside in all)", outside) : "";
-  if (limits_.model_extrapolation == WatchdogLimits::Extrapolation::stop)
+  if (stop)
     throw InputError(fmt::format("step {}: watchdog: model extrapolation: {}{} ([watchdog] model_extrapolation = "
                                  "\"warn\" lets the run continue)",
                                  step, text, others));
-  // Warn at the first step outside, then when a pair is kWarnDeeperBy deeper than the last warning said.
-  if (tally_.warnings_printed < kExtrapolationWarnings &&
-      (tally_.warnings_printed == 0 || worst->depth() >= tally_.warned_depth + kWarnDeeperBy)) {
+  if (warn) {
     tally_.warned_depth = worst->depth();
     ++tally_.warnings_printed;
     log::warn("step {}: model extrapolation: {}{}{}", step, text, others,

@@ -184,16 +184,17 @@ NequipPotential::NequipPotential(const PotentialOptions& options) : impl_(std::m
       throw InputError(fmt::format("{}: \"{}={}\" names type '{}', which NequIP model '{}' lacks (its types: {})",
                                    options.species_map_where, symbol, type, type, path,
                                    fmt::join(m.metadata.type_names, ", ")));
+  const bool has_record = m.native && !m.native->training_domain().empty();
   if (!options.training_data.empty()) {
     m.domain = m.domain_of_frames(options.training_data);
     m.domain_source = fmt::format("{}", fmt::join(options.training_data, ", "));
-  } else if (m.native && !m.native->training_domain().empty()) {
+    if (has_record)
+      log::info("{}: the closest pairs of {} replace the training record of '{}'", options.training_data_where,
+                m.domain_source, path);
+  } else if (has_record) {
     m.domain = m.native->training_domain();
     m.domain_source = fmt::format("the training record of '{}'", path);
   }
-  if (!options.training_data.empty() && m.native && !m.native->training_domain().empty())
-    log::info("{}: the closest pairs of {} replace the training record of '{}'", options.training_data_where,
-              fmt::join(options.training_data, ", "), path);
   if (m.domain.empty())
     log::info("{}: '{}' has no record of its training data's closest pairs (nequip-deploy files have none): no "
               "model-extrapolation check unless the training frames are given ({})",

@@ -89,9 +89,8 @@ std::string TrainingDomain::describe(const std::vector<std::string>& type_names)
   for (int a = 0; a < num_types_; ++a)
     for (int b = a; b < num_types_; ++b) {
       const double value = closest(a, b);
-      const std::string name_a = a < static_cast<int>(type_names.size()) ? type_names[a] : std::to_string(a);
-      const std::string name_b = b < static_cast<int>(type_names.size()) ? type_names[b] : std::to_string(b);
-      text += fmt::format("{}{}-{} {}", text.empty() ? "" : ", ", name_a, name_b,
+      text += fmt::format("{}{}-{} {}", text.empty() ? "" : ", ", type_names.at(static_cast<std::size_t>(a)),
+                          type_names.at(static_cast<std::size_t>(b)),
                           std::isinf(value) ? std::string("none") : fmt::format("{:.4g} A", value));
     }
   return text;

@@ -40,7 +40,7 @@ class TrainingDomain {
   // Appends, in atom order, one event per atom of `graph` with a neighbour closer than the closest pair of their
   // types (by more than 1e-10 of it: rounding): the neighbour with the largest ExtrapolationEvent::depth().
   void find_outside(const AtomicGraph& graph, std::vector<ExtrapolationEvent>& events) const;
-  // "Cu-Cu 2.31 A, Cu-Au 2.40 A, Au-Au none" for messages.
+  // "Cu-Cu 2.31 A, Cu-Au 2.40 A, Au-Au none" for messages (`type_names`: one per type).
   std::string describe(const std::vector<std::string>& type_names) const;
 
  private:

@@ -479,12 +479,49 @@ void write_foreign_h5md(const std::string& path) {
   H5Fclose(file);
 }
 
-// A writer child's last reported count of flushed frames (read from `read_end` until the child closes it) and
-// whether SIGKILL ended it; the child must have been killed or have exited cleanly.
-std::pair<std::uint32_t, bool> reap_writer(int read_end, pid_t child) {
+// When the timer that kills a writer child starts: with the child, or at its first flush (a restart needs a
+// checkpoint, which is written after a flush).
+enum class KillTimer { from_start, from_first_flush };
+
+// Forks a child that writes `frames` to an H5MD file at `path` (flush_every, deflate level) and is killed by
+// SIGKILL `delay_us` after the timer starts, wherever it is (between frames, inside HDF5 calls or a flush).
+// Returns the child's last reported count of flushed frames and whether SIGKILL ended it; the child must have
+// been killed or have finished cleanly.
+std::pair<std::uint32_t, bool> run_killed_writer(const std::string& path, const std::vector<WrittenFrame>& frames,
+                                                 std::size_t flush_every, int compression_level, int delay_us,
+                                                 KillTimer start) {
+  int pipe_ends[2];
+  REQUIRE(::pipe(pipe_ends) == 0);
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(pipe_ends[0]);
+    std::signal(SIGALRM, kill_self);
+    itimerval timer{};
+    timer.it_value.tv_usec = delay_us;
+    if (start == KillTimer::from_start) ::setitimer(ITIMER_REAL, &timer, nullptr);
+    try {
+      nqmd::H5mdWriterOptions options = h5md_options(path);
+      options.flush_every = flush_every;
+      options.compression_level = compression_level;
+      nqmd::H5mdWriter writer(options);
+      for (std::size_t k = 0; k < frames.size(); ++k) {
+        write_frames(writer, frames, k, k + 1);
+        if (start == KillTimer::from_first_flush && k + 1 == flush_every) ::setitimer(ITIMER_REAL, &timer, nullptr);
+        // Tell the parent how many frames are known to be flushed.
+        const auto flushed = static_cast<std::uint32_t>(writer.frames() / flush_every * flush_every);
+        if (::write(pipe_ends[1], &flushed, sizeof flushed) != sizeof flushed) ::_exit(5);
+      }
+    } catch (...) {
+      ::_exit(3);
+    }
+    ::_exit(0);
+  }
+  ::close(pipe_ends[1]);
   std::uint32_t flushed = 0, reported = 0;
-  while (::read(read_end, &reported, sizeof reported) == sizeof reported) flushed = reported;
-  ::close(read_end);
+  while (::read(pipe_ends[0], &reported, sizeof reported) == sizeof reported) flushed = reported;
+  ::close(pipe_ends[0]);
   int status = 0;
   REQUIRE(::waitpid(child, &status, 0) == child);
   REQUIRE(((WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) || (WIFEXITED(status) && WEXITSTATUS(status) == 0)));
@@ -1059,36 +1096,8 @@ TEST_CASE("h5md: a writer killed at random moments, even while flushing, never y
     const std::size_t flush_every = 1 + static_cast<std::size_t>(run % 3);
     const int delay_us = std::uniform_int_distribution<int>(2000, 40000)(rng);
     INFO("run " << run << ": flush every " << flush_every << ", killed after " << delay_us << " us");
-    int pipe_ends[2];
-    REQUIRE(::pipe(pipe_ends) == 0);
-    std::fflush(nullptr);
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-      // A timer raises SIGKILL wherever the writer is: between frames, inside HDF5 calls or inside a flush.
-      ::close(pipe_ends[0]);
-      std::signal(SIGALRM, kill_self);
-      itimerval timer{};
-      timer.it_value.tv_usec = delay_us;
-      ::setitimer(ITIMER_REAL, &timer, nullptr);
-      try {
-        nqmd::H5mdWriterOptions options = h5md_options(path);
-        options.flush_every = flush_every;
-        options.compression_level = run % 2 == 0 ? 0 : 4;
-        nqmd::H5mdWriter writer(options);
-        for (std::size_t k = 0; k < frames.size(); ++k) {
-          write_frames(writer, frames, k, k + 1);
-          // Tell the parent how many frames are known to be flushed.
-          const auto flushed = static_cast<std::uint32_t>(writer.frames() / flush_every * flush_every);
-          if (::write(pipe_ends[1], &flushed, sizeof flushed) != sizeof flushed) ::_exit(5);
-        }
-      } catch (...) {
-        ::_exit(3);
-      }
-      ::_exit(0);
-    }
-    ::close(pipe_ends[1]);
-    const auto [flushed, was_killed] = reap_writer(pipe_ends[0], child);
+    const std::uint32_t flushed =
+        run_killed_writer(path, frames, flush_every, run % 2 == 0 ? 0 : 4, delay_us, KillTimer::from_start).first;
     CAPTURE(flushed);
 
     if (flushed == 0) {
@@ -1132,37 +1141,8 @@ TEST_CASE("h5md: a file whose writer was killed at a random moment is resumed wi
     const std::size_t flush_every = 1 + static_cast<std::size_t>(run % 3);
     const int delay_us = std::uniform_int_distribution<int>(200, 8000)(rng);
     INFO("run " << run << ": flush every " << flush_every << ", killed after " << delay_us << " us");
-    int pipe_ends[2];
-    REQUIRE(::pipe(pipe_ends) == 0);
-    std::fflush(nullptr);
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-      ::close(pipe_ends[0]);
-      std::signal(SIGALRM, kill_self);
-      try {
-        nqmd::H5mdWriterOptions options = h5md_options(path);
-        options.flush_every = flush_every;
-        options.compression_level = run % 2 == 0 ? 0 : 4;
-        nqmd::H5mdWriter writer(options);
-        for (std::size_t k = 0; k < frames.size(); ++k) {
-          write_frames(writer, frames, k, k + 1);
-          // The timer starts at the first flush: a restart needs a checkpoint, written after a flush.
-          if (k + 1 == flush_every) {
-            itimerval timer{};
-            timer.it_value.tv_usec = delay_us;
-            ::setitimer(ITIMER_REAL, &timer, nullptr);
-          }
-          const auto flushed = static_cast<std::uint32_t>(writer.frames() / flush_every * flush_every);
-          if (::write(pipe_ends[1], &flushed, sizeof flushed) != sizeof flushed) ::_exit(5);
-        }
-      } catch (...) {
-        ::_exit(3);
-      }
-      ::_exit(0);
-    }
-    ::close(pipe_ends[1]);
-    const auto [flushed, was_killed] = reap_writer(pipe_ends[0], child);
+    const auto [flushed, was_killed] = run_killed_writer(path, frames, flush_every, run % 2 == 0 ? 0 : 4, delay_us,
+                                                         KillTimer::from_first_flush);
     if (was_killed) ++killed;
     REQUIRE(flushed > 0);
     // The restart step, as a checkpoint's: at or after the last frame kept, before the frames not flushed.
