@@ -16,7 +16,7 @@
 #include "engine/config.hpp"
 #include "engine/error.hpp"
 #include "engine/registry.hpp"
-#include "engine/trajectory.hpp"
+#include "io/trajectory.hpp"
 
 namespace nqmd::analysis {
 

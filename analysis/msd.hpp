@@ -38,7 +38,7 @@
 
 #include "analysis/statistics.hpp"
 #include "analysis/trajectory_tools.hpp"
-#include "engine/trajectory.hpp"
+#include "io/trajectory.hpp"
 
 namespace nqmd::analysis {
 

@@ -30,7 +30,7 @@
 
 #include "engine/neighbor_list.hpp"
 #include "engine/system.hpp"
-#include "engine/trajectory.hpp"
+#include "io/trajectory.hpp"
 #include "analysis/statistics.hpp"
 #include "analysis/trajectory_tools.hpp"
 

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/trajectory.hpp"
+#include "io/trajectory.hpp"
 
 namespace nqmd::analysis {
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "analysis/trajectory_tools.hpp"
-#include "engine/trajectory.hpp"
+#include "io/trajectory.hpp"
 
 namespace nqmd::analysis {
 

@@ -13,7 +13,7 @@
 #include "analysis/analysis.hpp"
 #include "engine/error.hpp"
 #include "engine/log.hpp"
-#include "engine/trajectory.hpp"
+#include "io/trajectory.hpp"
 
 namespace nqmd {
 namespace {

@@ -10,10 +10,10 @@
 #include <fmt/format.h>
 
 #include "engine/error.hpp"
-#include "engine/extxyz.hpp"
+#include "io/extxyz.hpp"
 #include "engine/log.hpp"
 #include "engine/neighbor_list.hpp"
-#include "integrators/watchdog.hpp"
+#include "engine/watchdog.hpp"
 #ifdef NQMD_HAVE_NEQUIP
 #include "potential/nequip/nequip_potential.hpp"
 #endif

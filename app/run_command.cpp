@@ -11,16 +11,16 @@
 #include <fmt/format.h>
 
 #include "app/analyze_command.hpp"
-#include "engine/checkpoint.hpp"
+#include "io/checkpoint.hpp"
 #include "engine/error.hpp"
-#include "engine/extxyz_trajectory.hpp"
-#include "engine/h5md.hpp"
+#include "io/extxyz_trajectory.hpp"
+#include "io/h5md.hpp"
 #include "engine/log.hpp"
 #include "engine/structure.hpp"
-#include "engine/thermo_output.hpp"
+#include "io/thermo_output.hpp"
 #include "engine/units.hpp"
 #include "integrators/initial_velocities.hpp"
-#include "integrators/simulation.hpp"
+#include "engine/simulation.hpp"
 
 namespace nqmd {
 
@@ -195,15 +195,12 @@ void print_system_summary(const System& system, const NeighborList& neighbors, d
       log::info("  cell {}: {:12.6f} {:12.6f} {:12.6f} A", "abc"[axis], lattice(axis, 0), lattice(axis, 1), lattice(axis, 2));
     double mass = 0.0;
     for (double m : system.masses) mass += m;
-    // amu/A^3 -> g/cm^3: 1 amu = 1.66053906660e-24 g, 1 A^3 = 1e-24 cm^3.
     log::info("  volume {:.4f} A^3, density {:.6f} atoms/A^3, {:.5f} g/cm^3", system.cell.volume(),
-              system.size() / system.cell.volume(), mass * 1.66053906660 / system.cell.volume());
+              system.size() / system.cell.volume(), mass * units::amu_per_a3_to_g_per_cm3 / system.cell.volume());
   }
   std::size_t within_cutoff = 0;
   for (std::size_t e = 0; e < neighbors.num_edges(); ++e) {
-    const Vec3 r = system.positions[neighbors.neighbors()[e]] - system.positions[neighbors.centers()[e]] +
-                   system.cell.shift_vector(neighbors.shifts()[e]);
-    if (r.norm() < cutoff) ++within_cutoff;
+    if (neighbors.edge_vector(system, e).norm() < cutoff) ++within_cutoff;
   }
   const double pairs_factor = neighbors.kind() == NeighborListKind::half ? 2.0 : 1.0;
   log::info("neighbour list: cutoff {} A + skin {} A, {:.2f} neighbours per atom within the cutoff ({:.2f} in the list)",
@@ -215,10 +212,9 @@ void warn_close_pairs(const System& system, const NeighborList& neighbors, doubl
   double closest = std::numeric_limits<double>::infinity();
   std::size_t closest_edge = 0;
   for (std::size_t e = 0; e < neighbors.num_edges(); ++e) {
-    const Vec3 r = system.positions[neighbors.neighbors()[e]] - system.positions[neighbors.centers()[e]] +
-                   system.cell.shift_vector(neighbors.shifts()[e]);
-    if (r.norm() < closest) {
-      closest = r.norm();
+    const double distance = neighbors.edge_vector(system, e).norm();
+    if (distance < closest) {
+      closest = distance;
       closest_edge = e;
     }
   }
@@ -248,7 +244,8 @@ std::optional<std::string> run_md(const RunRequest& request) {
   auto integrator = IntegratorRegistry::instance().create(input, integrator_section_schema());
   const double timestep = integrator->timestep_fs();
   const ConfigSection velocities = input.section(velocities_section_schema());
-  if (!request.restart_path) initialize_velocities(velocities, frame, integrator->conserves_momentum());
+  if (!request.restart_path)
+    initialize_velocities(velocities, frame.system, frame.has_velocities, integrator->conserves_momentum());
 
   const auto steps = static_cast<std::uint64_t>(run.integer("steps"));
   const std::string thermo_path = output_path(run, "thermo_file");

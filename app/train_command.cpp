@@ -12,27 +12,25 @@
 #ifdef NQMD_HAVE_NEQUIP
 #include "potential/nequip/training/trainer.hpp"
 #endif
-#if __has_include("analysis/plot.hpp")
 #include "analysis/plot.hpp"
-#endif
 
 namespace nqmd {
 namespace {
 
 namespace fs = std::filesystem;
 
-// Energy, length and stress units of the data, to eV, A and eV/A^3 (CODATA 2018).
+// Energy, length and stress units of the data, to eV, A and eV/A^3 (engine/units.hpp).
 const std::map<std::string, double>& energy_units() {
   static const std::map<std::string, double> units{{"eV", 1.0},
                                                    {"meV", 1e-3},
-                                                   {"Hartree", 27.211386245988},
-                                                   {"Ry", 13.605693122994},
-                                                   {"kcal/mol", 4184.0 / (6.02214076e23 * units::elementary_charge_c)},
-                                                   {"kJ/mol", 1000.0 / (6.02214076e23 * units::elementary_charge_c)}};
+                                                   {"Hartree", units::hartree_ev},
+                                                   {"Ry", units::rydberg_ev},
+                                                   {"kcal/mol", units::kcal_per_mol_ev},
+                                                   {"kJ/mol", units::kj_per_mol_ev}};
   return units;
 }
 const std::map<std::string, double>& length_units() {
-  static const std::map<std::string, double> units{{"Angstrom", 1.0}, {"Bohr", 0.529177210903}, {"nm", 10.0}};
+  static const std::map<std::string, double> units{{"Angstrom", 1.0}, {"Bohr", units::bohr_a}, {"nm", 10.0}};
   return units;
 }
 const std::map<std::string, double>& stress_units() {
@@ -387,7 +385,6 @@ void run_training(const TrainRequest& request) {
     std::fflush(stdout);  // line by line in logs of batch jobs
   });
 
-#if __has_include("analysis/plot.hpp")
   if (output.boolean("plot") && !report.epochs.empty()) {
     auto column = [&](const std::string& name) {
       for (std::size_t k = 0; k < report.columns.size(); ++k)
@@ -407,7 +404,6 @@ void run_training(const TrainRequest& request) {
                                column("val_f_mae_meV_A"))};
     plotter.render(plot);
   }
-#endif
   log::info("best model: {}  (metrics: {})", report.best_model, report.metrics_csv);
 #endif
 }

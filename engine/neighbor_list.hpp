@@ -46,6 +46,10 @@ class NeighborList {
   const std::vector<int>& centers() const { return centers_; }
   const std::vector<int>& neighbors() const { return neighbors_; }
   const std::vector<Vec3i>& shifts() const { return shifts_; }
+  // The vector of edge e, r_ij = x_j - x_i + s . cell (A), as nequip and pair_nequip define it.
+  Vec3 edge_vector(const System& system, std::size_t e) const {
+    return system.positions[neighbors_[e]] - system.positions[centers_[e]] + system.cell.shift_vector(shifts_[e]);
+  }
 
  private:
   double cutoff_;

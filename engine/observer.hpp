@@ -2,6 +2,7 @@
 // Observers see the simulation every N steps (step 0 included): thermo output, trajectories, on-the-fly
 // analysis. They read; they never change the state.
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "engine/system.hpp"
@@ -37,6 +38,25 @@ class Observer {
   virtual void after_step(std::uint64_t /*step*/) {}
   // Makes everything written so far durable (before a checkpoint, at a signal, at the end).
   virtual void flush() {}
+};
+
+// The observers of a run, each called every N steps (N >= 1; 0 is taken as 1).
+class ObserverSchedule {
+ public:
+  void add(std::unique_ptr<Observer> observer, std::uint64_t every);
+  // Whether an observer is due at `step`.
+  bool due(std::uint64_t step) const;
+  // Calls the observers due at data.thermo.step, or every observer (the last good step of a run that stops).
+  void observe(const StepData& data, bool every_observer = false);
+  void after_step(std::uint64_t step);
+  void flush();
+
+ private:
+  struct Scheduled {
+    std::unique_ptr<Observer> observer;
+    std::uint64_t every;
+  };
+  std::vector<Scheduled> observers_;
 };
 
 }  // namespace nqmd

@@ -26,7 +26,6 @@ void install_stop_signal_handlers() {
 
 int pending_stop_signal() { return received_signal; }
 
-void clear_stop_signal() { received_signal = 0; }
 
 const char* signal_name(int signal) {
   switch (signal) {

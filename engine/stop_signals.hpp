@@ -12,8 +12,6 @@ namespace nqmd {
 void install_stop_signal_handlers();
 // The stop signal received so far, or 0.
 int pending_stop_signal();
-// Forgets a received signal (tests).
-void clear_stop_signal();
 const char* signal_name(int signal);
 
 // Thrown by the run loop after it has stopped cleanly on a signal.

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "engine/checkpoint.hpp"
+#include "io/checkpoint.hpp"
 #include "engine/error.hpp"
 #include "engine/lattice.hpp"
 #include "engine/periodic_table.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 // [structure]: where the atoms come from, an extxyz file (any frame) or a built-in lattice.
 #include "engine/config.hpp"
-#include "engine/extxyz.hpp"
+#include "io/extxyz.hpp"
 
 namespace nqmd {
 

@@ -22,14 +22,14 @@ const SectionSchema& velocities_section_schema() {
   return schema;
 }
 
-void initialize_velocities(const ConfigSection& section, Frame& frame, bool momentum_conserved) {
-  System& system = frame.system;
-  const std::string kind = section.has("kind") ? section.string("kind") : (frame.has_velocities ? "structure" : "zero");
+void initialize_velocities(const ConfigSection& section, System& system, bool structure_has_velocities,
+                           bool momentum_conserved) {
+  const std::string kind = section.has("kind") ? section.string("kind") : (structure_has_velocities ? "structure" : "zero");
   if (kind != "maxwell_boltzmann")
     for (const char* key : {"temperature", "seed", "zero_momentum", "exact_temperature"})
       if (section.has(key)) section.fail(key, fmt::format("applies only to kind = \"maxwell_boltzmann\", not \"{}\"", kind));
   if (kind == "structure") {
-    if (!frame.has_velocities)
+    if (!structure_has_velocities)
       section.fail("kind", "the structure has no velocities (extxyz columns `momenta` or `velocities`)");
     return;
   }

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/checkpoint.hpp"
 #include "engine/config.hpp"
+#include "engine/named_arrays.hpp"
 #include "engine/registry.hpp"
 #include "engine/system.hpp"
 #include "potential/potential.hpp"

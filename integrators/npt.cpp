@@ -42,9 +42,10 @@ void MtkNpt::thermostat_half_step(System& system) {
 }
 
 void MtkNpt::barostat_half_kick(const System& system, const ForceResult& forces) {
-  const double twice_kinetic = 2.0 * kinetic_energy(system);
+  const double kinetic = kinetic_energy(system);
+  const double twice_kinetic = 2.0 * kinetic;
   const double volume = system.cell.volume();
-  const double pressure = (twice_kinetic + forces.virial.trace()) / (3.0 * volume);
+  const double pressure = virial_pressure(kinetic, forces.virial, volume);
   const double force = (pressure - target_pressure_) * volume + twice_kinetic / (3.0 * atoms_);
   strain_rate_ += 0.5 * parameters_.timestep_fs * force / barostat_mass_;
 }

@@ -1,22 +1,13 @@
 #pragma once
-// Kinetic energy, kinetic temperature and Maxwell-Boltzmann initial velocities. Units: eV, K, A/fs, amu.
+// Velocity tools of the integrators: removing the total momentum, rescaling to a temperature, Maxwell-Boltzmann
+// initial velocities. Units: K, A/fs, amu. (Kinetic energy and temperature: engine/thermo.hpp.)
 #include <cstddef>
 #include <cstdint>
 
 #include "engine/system.hpp"
+#include "engine/thermo.hpp"
 
 namespace nqmd {
-
-// Sum of m v^2 / 2 over the atoms (eV).
-double kinetic_energy(const System& system);
-// Total momentum sum m v (amu A/fs).
-Vec3 total_momentum(const System& system);
-// Degrees of freedom of the kinetic temperature: 3N - 3 when total momentum is conserved (or removed), else
-// 3N; never below 1 for a non-empty system (a single atom keeps its 3).
-std::size_t degrees_of_freedom(const System& system, bool momentum_conserved);
-// 2 K / (Ndof k_B) (K); 0 for zero degrees of freedom.
-double kinetic_temperature(const System& system, std::size_t degrees_of_freedom);
-double kinetic_temperature(double kinetic_energy_ev, std::size_t degrees_of_freedom);
 
 // Subtracts the centre-of-mass velocity, so that the total momentum is zero.
 void remove_total_momentum(System& system);

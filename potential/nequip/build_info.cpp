@@ -9,6 +9,5 @@ namespace nqmd {
 std::string libtorch_version() { return TORCH_VERSION; }
 bool libtorch_has_cuda() { return torch::cuda::is_available(); }
 void set_libtorch_threads(int threads) { torch::set_num_threads(threads); }
-int libtorch_threads() { return torch::get_num_threads(); }
 
 }  // namespace nqmd

@@ -12,7 +12,7 @@
 #include "potential/nequip/detail/e3nn_impl.hpp"
 #include "potential/nequip/detail/nequip_model_impl.hpp"
 #include "potential/nequip/detail/tensor_npy_impl.hpp"
-#include "potential/nequip/npz.hpp"
+#include "io/npz.hpp"
 
 namespace nqmd::nequip {
 namespace detail {

@@ -13,7 +13,7 @@
 #include "potential/nequip/deployed.hpp"
 #include "potential/nequip/fused_network.hpp"
 #include "potential/nequip/graph.hpp"
-#include "potential/nequip/npz.hpp"
+#include "io/npz.hpp"
 #include "potential/nequip/training_domain.hpp"
 
 namespace nqmd::nequip {

@@ -12,7 +12,8 @@
 #include <fmt/ranges.h>
 
 #include "engine/error.hpp"
-#include "engine/extxyz.hpp"
+#include "engine/text.hpp"
+#include "io/extxyz.hpp"
 #include "engine/log.hpp"
 #include "engine/spatial_order.hpp"
 #include "potential/nequip/nequip_model.hpp"
@@ -24,12 +25,6 @@ namespace {
 // Side of the bins of the spatial order (A): about five atoms per bin in a metal (2, 3, 4 and 6 A measured
 // alike on 97,556 shuffled atoms).
 constexpr double kOrderBinWidth = 4.0;
-
-std::string trim(const std::string& text) {
-  const std::size_t begin = text.find_first_not_of(" \t");
-  if (begin == std::string::npos) return "";
-  return text.substr(begin, text.find_last_not_of(" \t") + 1 - begin);
-}
 
 // OMP_NUM_THREADS as a positive count, if set to one.
 std::optional<int> omp_num_threads() {
@@ -48,8 +43,8 @@ std::vector<std::pair<std::string, std::string>> parse_species_map(const std::ve
   std::vector<std::pair<std::string, std::string>> map;
   for (const std::string& raw : entries) {
     const std::size_t equals = raw.find('=');
-    const std::string symbol = equals == std::string::npos ? "" : trim(raw.substr(0, equals));
-    const std::string type = equals == std::string::npos ? "" : trim(raw.substr(equals + 1));
+    const std::string symbol = equals == std::string::npos ? "" : std::string(trim(raw.substr(0, equals)));
+    const std::string type = equals == std::string::npos ? "" : std::string(trim(raw.substr(equals + 1)));
     if (symbol.empty() || type.empty() || type.find('=') != std::string::npos)
       throw InputError(fmt::format("{}: entry \"{}\" must be written \"Symbol=type\", e.g. \"Cu=Cu\"", where, raw));
     for (const auto& [seen, unused] : map)

@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "engine/error.hpp"
-#include "potential/nequip/config.hpp"
+#include "io/yaml_config.hpp"
 #include "potential/nequip/detail/deployed_impl.hpp"
 
 namespace nqmd::nequip {

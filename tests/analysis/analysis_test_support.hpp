@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "engine/cell.hpp"
-#include "engine/trajectory.hpp"
+#include "io/trajectory.hpp"
 
 namespace nqmd::test {
 

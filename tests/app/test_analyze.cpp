@@ -17,7 +17,7 @@
 #include "app/analyze_command.hpp"
 #include "app/input_reference.hpp"
 #include "cli_runner.hpp"
-#include "engine/extxyz.hpp"
+#include "io/extxyz.hpp"
 #include "engine/units.hpp"
 #include "test_paths.hpp"
 

@@ -9,8 +9,8 @@
 #include <catch2/catch.hpp>
 
 #include "cli_runner.hpp"
-#include "engine/extxyz.hpp"
-#include "nequip/reference_data.hpp"
+#include "io/extxyz.hpp"
+#include "potential/nequip/reference_data.hpp"
 
 namespace {
 
@@ -67,7 +67,7 @@ void check_row(const std::map<std::string, Row>& rows, const std::string& name, 
 
 TEST_CASE("evaluate: results as ASE calculator results, metrics against the labels", "[app][nequip][evaluate]") {
   const std::string data = nequip_path("test_frames.extxyz");
-  const nqmd::nequip::NpzFile npz(nequip_path("modelB/reference.npz"));
+  const nqmd::NpzFile npz(nequip_path("modelB/reference.npz"));
   std::map<std::string, Row> native_rows;
   for (const char* backend : {"native", "torchscript"}) {
     INFO(backend);

@@ -28,10 +28,10 @@
 #include <catch2/catch.hpp>
 
 #include "cli_runner.hpp"
-#include "engine/checkpoint.hpp"
+#include "io/checkpoint.hpp"
 #include "engine/error.hpp"
-#include "engine/extxyz.hpp"
-#include "engine/trajectory.hpp"
+#include "io/extxyz.hpp"
+#include "io/trajectory.hpp"
 
 namespace {
 

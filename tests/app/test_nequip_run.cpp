@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli_runner.hpp"
-#include "engine/checkpoint.hpp"
+#include "io/checkpoint.hpp"
 #include "test_paths.hpp"
 
 namespace {

@@ -7,8 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include "cli_runner.hpp"
-#include "engine/checkpoint.hpp"
-#include "engine/trajectory.hpp"
+#include "io/checkpoint.hpp"
+#include "io/trajectory.hpp"
 #include "engine/units.hpp"
 
 namespace {

@@ -9,7 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include "cli_runner.hpp"
-#include "engine/checkpoint.hpp"
+#include "io/checkpoint.hpp"
 
 namespace {
 

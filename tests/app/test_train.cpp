@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "cli_runner.hpp"
-#include "engine/extxyz.hpp"
+#include "io/extxyz.hpp"
 #include "test_paths.hpp"
 
 namespace {

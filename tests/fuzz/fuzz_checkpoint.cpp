@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "engine/checkpoint.hpp"
+#include "io/checkpoint.hpp"
 #include "engine/error.hpp"
 #include "fuzz_support.hpp"
 

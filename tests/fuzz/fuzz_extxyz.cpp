@@ -6,8 +6,8 @@
 #include <cstdio>
 
 #include "engine/error.hpp"
-#include "engine/extxyz.hpp"
-#include "engine/trajectory.hpp"
+#include "io/extxyz.hpp"
+#include "io/trajectory.hpp"
 #include "fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -5,8 +5,8 @@
 #include <cstdint>
 
 #include "engine/error.hpp"
-#include "engine/h5md.hpp"
-#include "engine/trajectory.hpp"
+#include "io/h5md.hpp"
+#include "io/trajectory.hpp"
 #include "fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -1,4 +1,4 @@
-// libFuzzer target: the container reader of native model files (potential/nequip/npz.hpp: the zip archive of
+// libFuzzer target: the container reader of native model files (io/npz.hpp: the zip archive of
 // .npy arrays that `nequip-md train` writes and [potential] kind = "nequip" loads, and training checkpoints), on
 // fuzzed bytes: NpzFile and what the model loader asks of it (first_zip_member, every array's conversions),
 // then the same bytes as one .npy array. InputError is the expected refusal; anything else is a finding.
@@ -11,12 +11,12 @@
 
 #include "engine/error.hpp"
 #include "fuzz_support.hpp"
-#include "potential/nequip/npz.hpp"
+#include "io/npz.hpp"
 
 namespace {
 
 // Everything a reader of the arrays may call; a parsed array must be self-consistent.
-void use(const nqmd::nequip::NpyArray& array) {
+void use(const nqmd::NpyArray& array) {
   if (array.bytes.size() != array.size() * array.item_size()) std::abort();
   (void)array.is_floating();
   (void)array.is_integer();
@@ -35,14 +35,14 @@ void use(const nqmd::nequip::NpyArray& array) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string path = nqmd::fuzz::write_input("model.npz", data, size);
-  (void)nqmd::nequip::first_zip_member(path);
+  (void)nqmd::first_zip_member(path);
   try {
-    const nqmd::nequip::NpzFile file(path);
+    const nqmd::NpzFile file(path);
     for (const std::string& key : file.keys()) use(file.get(key));
   } catch (const nqmd::InputError&) {
   }
   try {
-    use(nqmd::nequip::parse_npy(std::vector<unsigned char>(data, data + size), "model.npy"));
+    use(nqmd::parse_npy(std::vector<unsigned char>(data, data + size), "model.npy"));
   } catch (const nqmd::InputError&) {
   }
   return 0;

@@ -15,7 +15,7 @@
 #include "fuzz_support.hpp"
 #include "integrators/initial_velocities.hpp"
 #include "integrators/integrator.hpp"
-#include "integrators/watchdog.hpp"
+#include "engine/watchdog.hpp"
 #include "potential/potential.hpp"
 
 namespace {
@@ -111,7 +111,8 @@ void check_input(const std::string& path) {
   } catch (const nqmd::InputError&) {
   }
   try {
-    nqmd::initialize_velocities(input.section(nqmd::velocities_section_schema()), frame, conserves_momentum);
+    nqmd::initialize_velocities(input.section(nqmd::velocities_section_schema()), frame.system, frame.has_velocities,
+                                conserves_momentum);
   } catch (const nqmd::InputError&) {
   }
   try {

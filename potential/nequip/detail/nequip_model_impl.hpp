@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "potential/nequip/config.hpp"
+#include "io/yaml_config.hpp"
 #include "potential/nequip/deployed.hpp"
 #include "potential/nequip/irreps.hpp"
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "potential/nequip/npz.hpp"
+#include "io/npz.hpp"
 
 namespace nqmd::nequip::detail {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/extxyz.hpp"
+#include "io/extxyz.hpp"
 #include "potential/nequip/graph.hpp"
 
 namespace nqmd::nequip {

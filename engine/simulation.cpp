@@ -1,0 +1,203 @@
+#include "engine/simulation.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "engine/error.hpp"
+#include "engine/stop_signals.hpp"
+#include "engine/stopwatch.hpp"
+#include "engine/thermo.hpp"
+#include "engine/units.hpp"
+
+namespace nqmd {
+
+Simulation::Simulation(System system, std::unique_ptr<Potential> potential, std::unique_ptr<Integrator> integrator,
+                       double neighbor_skin)
+    : system_(std::move(system)), integrator_(std::move(integrator)), forces_(std::move(potential), neighbor_skin) {
+  system_.validate();
+  forces_.potential().check_system(system_);
+  potential_has_domain_ = !forces_.potential().training_domain().empty();
+}
+
+StepTimings Simulation::timings() const {
+  StepTimings timings;
+  timings.neighbor = forces_.neighbor_seconds();
+  timings.potential = forces_.potential_seconds();
+  timings.integrator = integrator_seconds_;
+  timings.checks = checks_seconds_;
+  timings.output = output_seconds_;
+  timings.steps = steps_timed_;
+  return timings;
+}
+
+void Simulation::initialize() {
+  step_ = 0;
+  time_fs_ = 0.0;
+  forces_.set_step(0);
+  forces_.rebuild_next();
+  forces_.compute(system_);
+  check_finite();
+  check_extrapolation();
+  integrator_->setup(system_, forces_.result());
+  remember_good_state();
+  last_observed_step_.reset();
+}
+
+void Simulation::restore(const Checkpoint& checkpoint) {
+  const System& saved = checkpoint.system;
+  if (saved.size() != system_.size())
+    throw InputError(fmt::format("checkpoint has {} atoms but the input describes {}: it belongs to another system",
+                                 saved.size(), system_.size()));
+  for (std::size_t i = 0; i < saved.size(); ++i)
+    if (saved.symbol(i) != system_.symbol(i))
+      throw InputError(fmt::format("checkpoint atom {} is {} but the input has {}: it belongs to another system", i,
+                                   saved.symbol(i), system_.symbol(i)));
+  system_ = saved;
+  ForceResult& forces = forces_.result();
+  forces.energy = checkpoint.energy;
+  forces.atom_energies = checkpoint.atom_energies;
+  forces.forces = checkpoint.forces;
+  forces.virial = checkpoint.virial;
+  step_ = checkpoint.step;
+  time_fs_ = checkpoint.time_fs;
+  forces_.rebuild_next();  // as the original run does right after writing this checkpoint
+  integrator_->setup(system_, forces);
+  integrator_->load_state(checkpoint.integrator);
+  remember_good_state();
+  last_observed_step_ = step_;  // the run that wrote the checkpoint observed this step
+}
+
+void Simulation::run_until(std::uint64_t last_step) {
+  if (last_observed_step_ != step_) observe();
+  while (step_ < last_step) {
+    Stopwatch clock;
+    const double inside_forces = forces_.neighbor_seconds() + forces_.potential_seconds();
+    try {
+      forces_.set_step(step_ + 1);
+      integrator_->step(system_, forces_, forces_.result());
+      ++step_;
+      time_fs_ = static_cast<double>(step_) * integrator_->timestep_fs();
+      integrator_seconds_ += clock.lap() - (forces_.neighbor_seconds() + forces_.potential_seconds() - inside_forces);
+      check_finite();
+      check_extrapolation();
+      if (watchdog_ && watchdog_->due(step_))
+        watchdog_->check(step_, system_, forces_.result().forces, last_good_.positions, last_good_.images,
+                         forces_.neighbor_list(), thermo().temperature);
+    } catch (const InputError&) {
+      // Stop at the last good step: observers see it (if they have not yet), the checkpoint keeps it.
+      restore_good_state();
+      if (last_observed_step_ != step_) observe(true);
+      observers_.flush();
+      if (!checkpoints_.path.empty()) write_checkpoint();
+      throw;
+    }
+    checks_seconds_ += clock.lap();
+    observe();
+    observers_.after_step(step_);
+    if (!checkpoints_.path.empty() && checkpoints_.every > 0 && step_ % checkpoints_.every == 0) write_checkpoint();
+    output_seconds_ += clock.lap();
+    remember_good_state();
+    checks_seconds_ += clock.lap();
+    ++steps_timed_;
+    if (const int signal = pending_stop_signal()) stop_on_signal(signal);
+  }
+}
+
+void Simulation::stop_on_signal(int signal) {
+  observers_.flush();
+  std::string saved = "no checkpoint file is configured";
+  if (!checkpoints_.path.empty()) {
+    write_checkpoint();
+    saved = fmt::format("checkpoint written to {}; continue with --restart {}", checkpoints_.path, checkpoints_.path);
+  }
+  throw StopRequested(signal, fmt::format("stopped by {} after step {}; outputs flushed, {}", signal_name(signal),
+                                          step_, saved));
+}
+
+void Simulation::check_finite() const {
+  const ForceResult& forces = forces_.result();
+  if (!std::isfinite(forces.energy))
+    throw InputError(fmt::format("step {}: the potential energy is {} (the simulation blew up; try a smaller "
+                                 "timestep or check the structure)", step_, forces.energy));
+  for (std::size_t i = 0; i < system_.size(); ++i) {
+    if (!forces.forces[i].allFinite() || !system_.positions[i].allFinite() || !system_.velocities[i].allFinite())
+      throw InputError(fmt::format("step {}: atom {} ({}) has a non-finite force, position or velocity (the "
+                                   "simulation blew up; try a smaller timestep or check the structure)",
+                                   step_, i, system_.symbol(i)));
+  }
+}
+
+void Simulation::check_extrapolation() {
+  if (watchdog_ && potential_has_domain_)
+    watchdog_->check_extrapolation(step_, system_, forces_.result().extrapolation);
+}
+
+void Simulation::remember_good_state() {
+  last_good_.positions = system_.positions;
+  last_good_.velocities = system_.velocities;
+  last_good_.images = system_.images;
+  last_good_.forces = forces_.result();
+  last_good_.integrator = integrator_->save_state();
+  last_good_.step = step_;
+  last_good_.time_fs = time_fs_;
+}
+
+void Simulation::restore_good_state() {
+  system_.positions = last_good_.positions;
+  system_.velocities = last_good_.velocities;
+  system_.images = last_good_.images;
+  forces_.result() = last_good_.forces;
+  integrator_->load_state(last_good_.integrator);
+  step_ = last_good_.step;
+  time_fs_ = last_good_.time_fs;
+}
+
+ThermoState Simulation::thermo() const {
+  ThermoState thermo;
+  thermo.step = step_;
+  thermo.time_fs = time_fs_;
+  thermo.potential_energy = forces_.result().energy;
+  thermo.kinetic_energy = kinetic_energy(system_);
+  thermo.total_energy = thermo.potential_energy + thermo.kinetic_energy;
+  thermo.conserved_energy = thermo.total_energy + integrator_->extended_energy();
+  const std::size_t dof = degrees_of_freedom(system_, integrator_->conserves_momentum());
+  thermo.degrees_of_freedom = static_cast<double>(dof);
+  thermo.temperature = kinetic_temperature(thermo.kinetic_energy, dof);
+  if (system_.cell.fully_periodic()) {
+    thermo.volume = system_.cell.volume();
+    thermo.pressure_bar =
+        virial_pressure(thermo.kinetic_energy, forces_.result().virial, thermo.volume) * units::ev_per_a3_to_bar;
+  }
+  return thermo;
+}
+
+void Simulation::observe(bool every_observer) {
+  if (!every_observer && !observers_.due(step_)) return;
+  last_observed_step_ = step_;
+  const ThermoState state = thermo();
+  const StepData data{system_, forces_.result().forces, forces_.result().virial, state};
+  observers_.observe(data, every_observer);
+}
+
+Checkpoint Simulation::checkpoint() const {
+  const ForceResult& forces = forces_.result();
+  Checkpoint checkpoint;
+  checkpoint.system = system_;
+  checkpoint.step = step_;
+  checkpoint.time_fs = time_fs_;
+  checkpoint.energy = forces.energy;
+  checkpoint.atom_energies = forces.atom_energies;
+  checkpoint.forces = forces.forces;
+  checkpoint.virial = forces.virial;
+  checkpoint.integrator = integrator_->save_state();
+  return checkpoint;
+}
+
+void Simulation::write_checkpoint() {
+  observers_.flush();
+  nqmd::write_checkpoint(checkpoints_.path, checkpoint());
+  forces_.rebuild_next();
+}
+
+}  // namespace nqmd

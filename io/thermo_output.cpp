@@ -1,0 +1,127 @@
+#include "io/thermo_output.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "engine/error.hpp"
+#include "engine/log.hpp"
+#include "engine/units.hpp"
+
+namespace nqmd {
+namespace {
+
+constexpr const char* kCsvHeader =
+    "step,time_fs,potential_energy_eV,kinetic_energy_eV,total_energy_eV,conserved_energy_eV,temperature_K,"
+    "pressure_bar,volume_A3,ns_per_day,timesteps_per_s,us_per_atom_step";
+
+// Keeps the header and the rows with step <= last_step of an existing thermo CSV.
+std::string rows_up_to(const std::string& path, std::uint64_t last_step) {
+  std::ifstream in(path);
+  std::string kept, line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (header) {
+      header = false;
+      if (line != kCsvHeader) throw InputError(fmt::format("{}: not a nequip-md thermo file, will not append to it", path));
+    } else {
+      const std::uint64_t step = std::stoull(line.substr(0, line.find(',')));
+      if (step > last_step) break;
+    }
+    kept += line + "\n";
+  }
+  return kept;
+}
+
+}  // namespace
+
+ThermoOutput::ThermoOutput(const std::string& csv_path, double timestep_fs, std::uint64_t last_step,
+                           std::optional<std::uint64_t> resume_after_step)
+    : csv_path_(csv_path),
+      timestep_fs_(timestep_fs),
+      last_step_(last_step),
+      progress_on_terminal_(::isatty(STDERR_FILENO) == 1 && log::level() != log::Level::quiet) {
+  if (!csv_path_.empty()) {
+    std::string kept;
+    if (resume_after_step) {
+      if (std::ifstream(csv_path_).good()) kept = rows_up_to(csv_path_, *resume_after_step);
+    }
+    csv_ = std::fopen(csv_path_.c_str(), "w");
+    if (csv_ == nullptr) throw InputError(fmt::format("{}: cannot open the thermo file for writing", csv_path_));
+    if (kept.empty()) kept = std::string(kCsvHeader) + "\n";
+    std::fputs(kept.c_str(), csv_);
+    flush();
+  }
+  previous_time_ = start_time_ = last_draw_ = std::chrono::steady_clock::now();
+}
+
+ThermoOutput::~ThermoOutput() {
+  if (progress_drawn_) std::fputs("\n", stderr);
+  if (csv_ != nullptr) std::fclose(csv_);
+}
+
+void ThermoOutput::observe(const StepData& data) {
+  const ThermoState& t = data.thermo;
+  const auto now = std::chrono::steady_clock::now();
+  double ns_per_day = 0.0, steps_per_s = 0.0, us_per_atom_step = 0.0;
+  if (first_row_) {
+    start_step_ = t.step;
+    first_row_ = false;
+  } else if (t.step > previous_step_) {
+    const double seconds = std::chrono::duration<double>(now - previous_time_).count();
+    const double steps = static_cast<double>(t.step - previous_step_);
+    steps_per_s = steps / seconds;
+    ns_per_day = steps_per_s * timestep_fs_ * units::ns_per_fs * 86400.0;
+    us_per_atom_step = seconds * 1e6 / (steps * static_cast<double>(data.system.size()));
+  }
+  previous_step_ = t.step;
+  previous_time_ = now;
+
+  if (progress_drawn_) {
+    std::fputs("\r\033[K", stderr);
+    progress_drawn_ = false;
+  }
+  if (!header_printed_) {
+    log::info("{:>10} {:>12} {:>16} {:>14} {:>16} {:>16} {:>10} {:>12} {:>10} {:>10}", "step", "time[fs]", "pot[eV]",
+              "kin[eV]", "total[eV]", "conserved[eV]", "T[K]", "P[bar]", "ns/day", "us/at/st");
+    header_printed_ = true;
+  }
+  log::info("{:>10} {:>12.3f} {:>16.8g} {:>14.8g} {:>16.8g} {:>16.8g} {:>10.3f} {:>12.5g} {:>10.4g} {:>10.4g}", t.step,
+            t.time_fs, t.potential_energy, t.kinetic_energy, t.total_energy, t.conserved_energy, t.temperature,
+            t.pressure_bar, ns_per_day, us_per_atom_step);
+  if (csv_ != nullptr) {
+    fmt::print(csv_, "{},{},{},{},{},{},{},{},{},{},{},{}\n", t.step, t.time_fs, t.potential_energy, t.kinetic_energy,
+               t.total_energy, t.conserved_energy, t.temperature, t.pressure_bar, t.volume, ns_per_day, steps_per_s,
+               us_per_atom_step);
+    flush();  // a row per interval: cheap, and a killed run keeps every row written
+  }
+}
+
+void ThermoOutput::flush() {
+  if (csv_ == nullptr) return;
+  if (std::fflush(csv_) != 0 || std::ferror(csv_))
+    throw InputError(fmt::format("{}: write failed (disk full?)", csv_path_));
+}
+
+void ThermoOutput::after_step(std::uint64_t step) {
+  if (!progress_on_terminal_ || last_step_ <= start_step_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_draw_ < std::chrono::milliseconds(250) && step != last_step_) return;
+  last_draw_ = now;
+  const double done = static_cast<double>(step - start_step_) / static_cast<double>(last_step_ - start_step_);
+  const double elapsed = std::chrono::duration<double>(now - start_time_).count();
+  const double left = done > 0 ? elapsed * (1.0 - done) / done : 0.0;
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(done * kWidth);
+  fmt::print(stderr, "\r\033[K[{:=<{}}{: <{}}] {:5.1f}%  step {}/{}  ETA {:02d}:{:02d}:{:02d}", "", filled, "",
+             kWidth - filled, 100.0 * done, step, last_step_, static_cast<int>(left) / 3600,
+             static_cast<int>(left) / 60 % 60, static_cast<int>(left) % 60);
+  std::fflush(stderr);
+  progress_drawn_ = true;
+}
+
+}  // namespace nqmd
