@@ -13,7 +13,6 @@
 #include "io/extxyz.hpp"
 #include "engine/log.hpp"
 #include "engine/neighbor_list.hpp"
-#include "engine/watchdog.hpp"
 #ifdef NQMD_HAVE_NEQUIP
 #include "potential/nequip/nequip_potential.hpp"
 #endif

@@ -42,9 +42,6 @@ struct ExtrapolationTally {
   double warned_depth = 0.0;  // depth (A) of the pair of the last warning printed
 };
 
-// "atom 3 (O) is 0.8120 A from atom 7 (H), 8.66% closer than any O-H pair in the training data (0.8890 A)".
-std::string describe_extrapolation(const ExtrapolationEvent& event, const System& system);
-
 const SectionSchema& watchdog_section_schema();
 WatchdogLimits watchdog_limits(const ConfigSection& section);
 

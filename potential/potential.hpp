@@ -25,6 +25,9 @@ struct ExtrapolationEvent {
   double depth() const { return closest_trained - distance; }
 };
 
+// "atom 3 (O) is 0.8120 A from atom 7 (H), 8.66% closer than any O-H pair in the training data (0.8890 A)".
+std::string describe_extrapolation(const ExtrapolationEvent& event, const System& system);
+
 struct ForceResult {
   double energy = 0.0;               // eV
   std::vector<double> atom_energies; // eV per atom; they sum to energy
