@@ -24,6 +24,10 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", quiet, "print only warnings and errors");
   app.add_flag("-v,--verbose", verbose, "print more detail");
 
+  // `nequip-md input.toml`, as LAMMPS and GPUMD users start a run: the same as `nequip-md run input.toml`.
+  std::string bare_input;
+  app.add_option("input", bare_input, "input file (TOML): run it, as `run INPUT` does");
+
   nqmd::RunRequest run_request;
   std::string restart_path;
   CLI::App* run = app.add_subcommand("run", "run molecular dynamics as INPUT.toml describes");
@@ -72,7 +76,8 @@ int main(int argc, char** argv) {
   try {
     if (show_version) {
       fmt::print("{}\n", nqmd::version_text());
-    } else if (*run) {
+    } else if (*run || !bare_input.empty()) {
+      if (!bare_input.empty()) run_request.input_path = bare_input;
       if (!restart_path.empty()) run_request.restart_path = restart_path;
       nqmd::install_stop_signal_handlers();
       nqmd::run_simulation(run_request);

@@ -13,8 +13,7 @@
 #include "app/analyze_command.hpp"
 #include "io/checkpoint.hpp"
 #include "engine/error.hpp"
-#include "io/extxyz_trajectory.hpp"
-#include "io/h5md.hpp"
+#include "io/trajectory_writer.hpp"
 #include "engine/log.hpp"
 #include "engine/structure.hpp"
 #include "io/thermo_output.hpp"
@@ -144,42 +143,29 @@ std::string output_path(const ConfigSection& section, const std::string& key) {
   return section.path(key);
 }
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// The trajectory writer [output] asks for, or nothing.
+// The trajectory writer [output] asks for, or nothing; the format follows the file name (io/trajectory_writer.hpp).
 std::unique_ptr<Observer> trajectory_writer(const ConfigSection& output, const std::string& path, bool overwrite,
                                             std::optional<std::uint64_t> resume_after_step) {
   if (path.empty()) return nullptr;
+  const TrajectoryFormat* format = TrajectoryFormatRegistry::instance().for_path(path);
+  if (format == nullptr)
+    output.fail("trajectory_file", fmt::format("unknown format: the name must end in {}",
+                                               TrajectoryFormatRegistry::instance().endings_text()));
   std::vector<std::string> fields{"velocities", "images"};
   if (output.has("fields")) fields = output.string_array("fields");
   auto wants = [&](const char* field) { return std::find(fields.begin(), fields.end(), field) != fields.end(); };
-  const auto flush_every = static_cast<std::size_t>(output.integer("flush_every"));
-  if (ends_with(path, ".h5") || ends_with(path, ".h5md")) {
-    H5mdWriterOptions options;
-    options.path = path;
-    options.velocities = wants("velocities");
-    options.forces = wants("forces");
-    options.images = wants("images");
-    options.compression_level = static_cast<int>(output.integer("compression"));
-    options.flush_every = flush_every;
-    options.overwrite = overwrite;
-    options.resume_after_step = resume_after_step;
-    return std::make_unique<H5mdWriter>(options);
-  }
-  if (ends_with(path, ".extxyz") || ends_with(path, ".xyz")) {
-    if (wants("images")) output.fail("fields", "images are written to H5MD trajectories only");
-    ExtxyzTrajectoryOptions options;
-    options.path = path;
-    options.velocities = wants("velocities");
-    options.forces = wants("forces");
-    options.flush_every = flush_every;
-    options.overwrite = overwrite;
-    options.resume_after_step = resume_after_step;
-    return std::make_unique<ExtxyzTrajectoryWriter>(options);
-  }
-  output.fail("trajectory_file", "unknown format: the name must end in .h5, .h5md, .extxyz or .xyz");
+  if (wants("images") && !format->writes_images)
+    output.fail("fields", "images are written to H5MD trajectories only");
+  TrajectoryWriterOptions options;
+  options.path = path;
+  options.velocities = wants("velocities");
+  options.forces = wants("forces");
+  options.images = wants("images");
+  options.compression_level = static_cast<int>(output.integer("compression"));
+  options.flush_every = static_cast<std::size_t>(output.integer("flush_every"));
+  options.overwrite = overwrite;
+  options.resume_after_step = resume_after_step;
+  return format->create(options);
 }
 
 void print_system_summary(const System& system, const NeighborList& neighbors, double cutoff) {

@@ -21,13 +21,9 @@ Simulation::Simulation(System system, std::unique_ptr<Potential> potential, std:
 }
 
 StepTimings Simulation::timings() const {
-  StepTimings timings;
+  StepTimings timings = timings_;
   timings.neighbor = forces_.neighbor_seconds();
   timings.potential = forces_.potential_seconds();
-  timings.integrator = integrator_seconds_;
-  timings.checks = checks_seconds_;
-  timings.output = output_seconds_;
-  timings.steps = steps_timed_;
   return timings;
 }
 
@@ -78,7 +74,7 @@ void Simulation::run_until(std::uint64_t last_step) {
       integrator_->step(system_, forces_, forces_.result());
       ++step_;
       time_fs_ = static_cast<double>(step_) * integrator_->timestep_fs();
-      integrator_seconds_ += clock.lap() - (forces_.neighbor_seconds() + forces_.potential_seconds() - inside_forces);
+      timings_.integrator += clock.lap() - (forces_.neighbor_seconds() + forces_.potential_seconds() - inside_forces);
       check_finite();
       check_extrapolation();
       if (watchdog_ && watchdog_->due(step_))
@@ -92,14 +88,14 @@ void Simulation::run_until(std::uint64_t last_step) {
       if (!checkpoints_.path.empty()) write_checkpoint();
       throw;
     }
-    checks_seconds_ += clock.lap();
+    timings_.checks += clock.lap();
     observe();
     observers_.after_step(step_);
     if (!checkpoints_.path.empty() && checkpoints_.every > 0 && step_ % checkpoints_.every == 0) write_checkpoint();
-    output_seconds_ += clock.lap();
+    timings_.output += clock.lap();
     remember_good_state();
-    checks_seconds_ += clock.lap();
-    ++steps_timed_;
+    timings_.checks += clock.lap();
+    ++timings_.steps;
     if (const int signal = pending_stop_signal()) stop_on_signal(signal);
   }
 }

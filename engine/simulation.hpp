@@ -91,9 +91,7 @@ class Simulation {
   std::uint64_t step_ = 0;
   double time_fs_ = 0.0;
   GoodState last_good_;
-  // Wall seconds of the integrators' own work, the checks and output; steps run (StepTimings).
-  double integrator_seconds_ = 0.0, checks_seconds_ = 0.0, output_seconds_ = 0.0;
-  std::uint64_t steps_timed_ = 0;
+  StepTimings timings_;  // all but the neighbour list and the potential, which forces_ times
 
   // Observers due at this step, or all of them (the last good step of a run that stops on an error).
   void observe(bool every_observer = false);

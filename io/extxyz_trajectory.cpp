@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "engine/error.hpp"
+#include "io/trajectory_writer.hpp"
 
 namespace nqmd {
 namespace {
@@ -102,5 +103,23 @@ void ExtxyzTrajectoryWriter::flush() {
   unflushed_ = 0;
   writer_->flush();
 }
+
+namespace {
+
+std::unique_ptr<Observer> create_extxyz_trajectory(const TrajectoryWriterOptions& request) {
+  ExtxyzTrajectoryOptions options;
+  options.path = request.path;
+  options.velocities = request.velocities;
+  options.forces = request.forces;
+  options.flush_every = request.flush_every;
+  options.overwrite = request.overwrite;
+  options.resume_after_step = request.resume_after_step;
+  return std::make_unique<ExtxyzTrajectoryWriter>(options);
+}
+
+const bool registered = TrajectoryFormatRegistry::instance().add(
+    {"extended XYZ", {".extxyz", ".xyz"}, false, create_extxyz_trajectory});
+
+}  // namespace
 
 }  // namespace nqmd

@@ -27,6 +27,7 @@
 #include "engine/error.hpp"
 #include "engine/log.hpp"
 #include "engine/periodic_table.hpp"
+#include "io/trajectory_writer.hpp"
 
 namespace nqmd {
 namespace {
@@ -1482,5 +1483,25 @@ Trajectory read_h5md(const std::string& path, const TrajectoryReadOptions& optio
   }
   return trajectory;
 }
+
+namespace {
+
+std::unique_ptr<Observer> create_h5md_trajectory(const TrajectoryWriterOptions& request) {
+  H5mdWriterOptions options;
+  options.path = request.path;
+  options.velocities = request.velocities;
+  options.forces = request.forces;
+  options.images = request.images;
+  options.compression_level = request.compression_level;
+  options.flush_every = request.flush_every;
+  options.overwrite = request.overwrite;
+  options.resume_after_step = request.resume_after_step;
+  return std::make_unique<H5mdWriter>(options);
+}
+
+const bool registered =
+    TrajectoryFormatRegistry::instance().add({"H5MD 1.1", {".h5", ".h5md"}, true, create_h5md_trajectory});
+
+}  // namespace
 
 }  // namespace nqmd

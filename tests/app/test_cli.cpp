@@ -1,5 +1,9 @@
 // The command line as a user meets it: exit codes (0 success, 1 user error with one line naming the file,
 // line and key), and bad input of every kind the foundation handles.
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include "cli_runner.hpp"
@@ -54,6 +58,18 @@ void require_user_error(const CommandResult& result, const std::string& expected
   CHECK(result.err.find(expected_fragment) != std::string::npos);
 }
 
+// The rows of a thermo CSV without its last three columns (ns/day, steps/s, us/atom/step: wall-clock speed).
+std::vector<std::string> physics_columns(const std::string& thermo) {
+  std::vector<std::string> rows;
+  std::istringstream lines(thermo);
+  for (std::string line; std::getline(lines, line);) {
+    std::size_t end = line.size();
+    for (int column = 0; column < 3 && end != std::string::npos; ++column) end = line.rfind(',', end - 1);
+    rows.push_back(line.substr(0, end));
+  }
+  return rows;
+}
+
 CommandResult run_input(const CliSandbox& sandbox, const std::string& input) {
   sandbox.write("input.toml", input);
   return sandbox.run("run input.toml");
@@ -68,6 +84,21 @@ TEST_CASE("cli: --version names nequip-md, libtorch and the build type", "[app][
   CHECK(result.out.find("nequip-md 0.") == 0);
   CHECK(result.out.find("libtorch 1.") != std::string::npos);
   CHECK(result.out.find("build") != std::string::npos);
+}
+
+TEST_CASE("cli: `nequip-md input.toml` runs the input as `nequip-md run input.toml` does", "[app][cli]") {
+  CliSandbox bare, with_run;
+  bare.write("input.toml", kArgonInput);
+  with_run.write("input.toml", kArgonInput);
+  const CommandResult bare_result = bare.run("input.toml");
+  const CommandResult run_result = with_run.run("run input.toml");
+  INFO("stderr: " << bare_result.err);
+  REQUIRE(bare_result.exit_code == 0);
+  REQUIRE(run_result.exit_code == 0);
+  REQUIRE(bare.exists("thermo.csv"));
+  CHECK(physics_columns(bare.read("thermo.csv")) == physics_columns(with_run.read("thermo.csv")));
+  // A file that does not exist is a user error naming it, as with `run`.
+  require_user_error(bare.run("missing.toml"), "missing.toml");
 }
 
 TEST_CASE("cli: --help on every subcommand exits 0", "[app][cli]") {
