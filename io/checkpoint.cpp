@@ -3,56 +3,41 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
-#include <hdf5.h>
 
 #include "engine/error.hpp"
 #include "io/atomic_file.hpp"
+#include "io/hdf5.hpp"
 
 namespace nqmd {
 namespace {
 
+using hdf5::Handle;
+
 constexpr const char* kFormatName = "nequip-md checkpoint";
 constexpr std::int64_t kFormatVersion = 1;
 
-// Closes an HDF5 handle on scope exit.
-class Handle {
+// A checkpoint file: its datasets and attributes, with messages that say what a checkpoint lacks.
+class CheckpointFile : public hdf5::File {
  public:
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
-  ~Handle() {
-    if (id_ >= 0) close_(id_);
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  hid_t get() const { return id_; }
-  bool valid() const { return id_ >= 0; }
-
- private:
-  hid_t id_;
-  herr_t (*close_)(hid_t);
-};
-
-class Hdf5File {
- public:
-  Hdf5File(std::string path, hid_t id) : path_(std::move(path)), file_(id, H5Fclose) {
-    if (!file_.valid()) throw InputError(fmt::format("{}: cannot open as HDF5", path_));
-  }
-  hid_t id() const { return file_.get(); }
-  [[noreturn]] void fail(const std::string& what) const { throw InputError(fmt::format("{}: {}", path_, what)); }
+  using File::File;
 
   void write(const std::string& name, hid_t type, int rank, const hsize_t* dims, const void* data) const {
     Handle space(H5Screate_simple(rank, dims, nullptr), H5Sclose);
-    Handle links(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
-    H5Pset_create_intermediate_group(links.get(), 1);
+    const Handle links = hdf5::creating_intermediate_groups();
     Handle set(H5Dcreate2(id(), name.c_str(), type, space.get(), links.get(), H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
     if (!set.valid() || H5Dwrite(set.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
       fail(fmt::format("cannot write dataset {}", name));
   }
   // Reads a dataset of `count` elements (checks the total size).
   void read(const std::string& name, hid_t type, std::size_t count, void* data) const {
-    if (H5Lexists(id(), name.c_str(), H5P_DEFAULT) <= 0) fail(fmt::format("missing dataset {} (not a complete checkpoint)", name));
+    if (!exists(name)) fail(fmt::format("missing dataset {} (not a complete checkpoint)", name));
     Handle set(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
     Handle space(H5Dget_space(set.get()), H5Sclose);
     const hssize_t points = H5Sget_simple_extent_npoints(space.get());
@@ -72,10 +57,9 @@ class Hdf5File {
   // Values in a dataset, checked to be all stored in the file (a damaged file may claim any size; a checkpoint's
   // datasets are written whole).
   std::size_t size_of(const std::string& name) const {
-    if (H5Lexists(id(), name.c_str(), H5P_DEFAULT) <= 0)
+    if (!exists(name))
       fail(fmt::format("missing dataset {} (not a complete checkpoint)", name));
-    Handle set(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), H5Dclose);
-    if (!set.valid()) fail(fmt::format("cannot open dataset {}", name));
+    const Handle set = open_dataset(name);
     Handle space(H5Dget_space(set.get()), H5Sclose);
     Handle type(H5Dget_type(set.get()), H5Tclose);
     const hssize_t points = H5Sget_simple_extent_npoints(space.get());
@@ -87,44 +71,39 @@ class Hdf5File {
   }
   std::vector<std::string> members(const std::string& group) const {
     std::vector<std::string> names;
-    if (H5Lexists(id(), group.c_str(), H5P_DEFAULT) <= 0) return names;
+    if (!exists(group)) return names;
     Handle handle(H5Gopen2(id(), group.c_str(), H5P_DEFAULT), H5Gclose);
     H5G_info_t info{};
     if (!handle.valid() || H5Gget_info(handle.get(), &info) < 0) fail(fmt::format("cannot read group {}", group));
     for (hsize_t k = 0; k < info.nlinks; ++k) {
-      const ssize_t length = H5Lget_name_by_idx(handle.get(), ".", H5_INDEX_NAME, H5_ITER_INC, k, nullptr, 0, H5P_DEFAULT);
-      if (length < 0) fail(fmt::format("cannot read the names in {}", group));
-      std::string name(static_cast<std::size_t>(length), '\0');
-      H5Lget_name_by_idx(handle.get(), ".", H5_INDEX_NAME, H5_ITER_INC, k, name.data(), name.size() + 1, H5P_DEFAULT);
-      names.push_back(name);
+      std::optional<std::string> name = hdf5::link_name(handle.get(), k);
+      if (!name) fail(fmt::format("cannot read the names in {}", group));
+      names.push_back(std::move(*name));
     }
     return names;
   }
 
   void write_attribute(const std::string& name, hid_t type, const void* value) const {
     Handle space(H5Screate(H5S_SCALAR), H5Sclose);
-    Handle attribute(H5Acreate2(id(), name.c_str(), type, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
-    if (!attribute.valid() || H5Awrite(attribute.get(), type, value) < 0) fail(fmt::format("cannot write attribute {}", name));
+    hdf5::write_attribute(*this, id(), name.c_str(), type, space.get(), value);
   }
   void write_string_attribute(const std::string& name, const std::string& value) const {
-    Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(type.get(), value.size() + 1);
-    write_attribute(name, type.get(), value.c_str());
+    hdf5::write_fixed_strings_attribute(*this, id(), name.c_str(), {value});
+  }
+  // An attribute of the root group, which must be there.
+  Handle open_attribute(const std::string& name) const {
+    if (H5Aexists(id(), name.c_str()) <= 0)
+      fail(fmt::format("missing attribute {} (not a nequip-md checkpoint)", name));
+    return Handle(H5Aopen(id(), name.c_str(), H5P_DEFAULT), H5Aclose);
   }
   void read_attribute(const std::string& name, hid_t type, void* value) const {
-    if (H5Aexists(id(), name.c_str()) <= 0) fail(fmt::format("missing attribute {} (not a nequip-md checkpoint)", name));
-    Handle attribute(H5Aopen(id(), name.c_str(), H5P_DEFAULT), H5Aclose);
+    const Handle attribute = open_attribute(name);
     // One value, into one variable: an array or a string stored under this name would overrun it.
-    Handle space(H5Aget_space(attribute.get()), H5Sclose);
-    Handle stored(H5Aget_type(attribute.get()), H5Tclose);
-    const H5T_class_t stored_class = stored.valid() ? H5Tget_class(stored.get()) : H5T_NO_CLASS;
-    if (H5Sget_simple_extent_npoints(space.get()) != 1 || (stored_class != H5T_INTEGER && stored_class != H5T_FLOAT))
-      fail(fmt::format("attribute {} is not a single number", name));
+    if (!hdf5::is_single_number(attribute.get())) fail(fmt::format("attribute {} is not a single number", name));
     if (H5Aread(attribute.get(), type, value) < 0) fail(fmt::format("cannot read attribute {}", name));
   }
   std::string read_string_attribute(const std::string& name) const {
-    if (H5Aexists(id(), name.c_str()) <= 0) fail(fmt::format("missing attribute {} (not a nequip-md checkpoint)", name));
-    Handle attribute(H5Aopen(id(), name.c_str(), H5P_DEFAULT), H5Aclose);
+    const Handle attribute = open_attribute(name);
     Handle stored(H5Aget_type(attribute.get()), H5Tclose);
     Handle space(H5Aget_space(attribute.get()), H5Sclose);
     if (H5Tget_class(stored.get()) != H5T_STRING || H5Tis_variable_str(stored.get()) != 0 ||
@@ -137,21 +116,15 @@ class Hdf5File {
     if (H5Aread(attribute.get(), type.get(), value.data()) < 0) fail(fmt::format("cannot read attribute {}", name));
     return value.substr(0, value.find('\0'));
   }
-
- private:
-  std::string path_;
-  Handle file_;
 };
-
-void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
 }  // namespace
 
 void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
-  silence_hdf5_errors();
+  hdf5::silence_errors();
   const System& system = checkpoint.system;
   replace_file_atomically(path, [&](const std::string& temporary) {
-    Hdf5File file(temporary, H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+    CheckpointFile file(temporary, H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
     file.write_string_attribute("format", kFormatName);
     file.write_attribute("format_version", H5T_NATIVE_INT64, &kFormatVersion);
     file.write_attribute("step", H5T_NATIVE_UINT64, &checkpoint.step);
@@ -194,15 +167,18 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
 }
 
 Checkpoint read_checkpoint(const std::string& path) {
-  silence_hdf5_errors();
-  if (::access(path.c_str(), R_OK) != 0) throw InputError(fmt::format("{}: checkpoint file not found or unreadable", path));
-  if (H5Fis_hdf5(path.c_str()) <= 0) throw InputError(fmt::format("{}: not an HDF5 file (not a nequip-md checkpoint)", path));
-  Hdf5File file(path, H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  hdf5::silence_errors();
+  if (::access(path.c_str(), R_OK) != 0)
+    throw InputError(fmt::format("{}: checkpoint file not found or unreadable", path));
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    throw InputError(fmt::format("{}: not an HDF5 file (not a nequip-md checkpoint)", path));
+  CheckpointFile file(path, H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (file.read_string_attribute("format") != kFormatName) file.fail("not a nequip-md checkpoint");
   std::int64_t version = 0;
   file.read_attribute("format_version", H5T_NATIVE_INT64, &version);
   if (version != kFormatVersion)
-    file.fail(fmt::format("checkpoint format version {} is not supported (this nequip-md reads {})", version, kFormatVersion));
+    file.fail(fmt::format("checkpoint format version {} is not supported (this nequip-md reads {})", version,
+                          kFormatVersion));
 
   Checkpoint checkpoint;
   file.read_attribute("step", H5T_NATIVE_UINT64, &checkpoint.step);
