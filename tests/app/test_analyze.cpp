@@ -125,7 +125,7 @@ std::size_t count_lines(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("analyze [rdf]: thermal fcc crystal, first peak at a/sqrt(2) with 12 neighbours; an identical reference "
+TEST_CASE("analyze [rdf]: thermal fcc crystal, first peak at a/sqrt(2) with 12 neighbours, an identical reference "
           "differs by zero", "[app][analyze]") {
   CliSandbox sandbox;
   const double a = 4.0;
@@ -186,7 +186,7 @@ directory = "out"
   }
 }
 
-TEST_CASE("analyze [rdf]: chosen pairs of two species; a reference without one of them is compared where it can "
+TEST_CASE("analyze [rdf]: chosen pairs of two species, a reference without one of them is compared where it can "
           "be, with warnings", "[app][analyze]") {
   CliSandbox sandbox;
   write_fcc(sandbox.path("nacl.extxyz"), 4.0, 0.05, 8, 7, true);

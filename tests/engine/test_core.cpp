@@ -87,7 +87,7 @@ TEST_CASE("cell: wrapping keeps x = wrapped + n . lattice and respects per-axis 
   }
 }
 
-TEST_CASE("cell: clusters and slabs get a completed lattice; bad cells are errors", "[core][cell]") {
+TEST_CASE("cell: clusters and slabs get a completed lattice, bad cells are errors", "[core][cell]") {
   const Cell none;
   CHECK(none.volume() == 0.0);
   CHECK_FALSE(none.any_periodic());

@@ -129,19 +129,25 @@ TEST_CASE("h5md: a writer killed at random moments, even while flushing, never y
   TemporaryDirectory directory;
   const std::vector<WrittenFrame> frames = random_walk(Shape::triclinic, 45, 0.4, 62);
   constexpr int kRuns = 100;
+  // A run killed before its first flush is checked and run again with twice the delay, so that every run ends with
+  // frames to recover however slowly the machine starts the writer (the test never depends on its speed).
+  constexpr int kAttemptsPerRun = 10;
   std::mt19937 rng(5);
   int killed_before_first_flush = 0;
   std::size_t total_flushed = 0, total_recovered = 0;
   for (int run = 0; run < kRuns; ++run) {
-    const std::string path = directory.file(fmt::format("killed-{}.h5", run));
     const std::size_t flush_every = 1 + static_cast<std::size_t>(run % 3);
-    const int delay_us = std::uniform_int_distribution<int>(2000, 40000)(rng);
-    INFO("run " << run << ": flush every " << flush_every << ", killed after " << delay_us << " us");
-    const std::uint32_t flushed =
-        run_killed_writer(path, frames, flush_every, run % 2 == 0 ? 0 : 4, delay_us, KillTimer::from_start).first;
-    CAPTURE(flushed);
-
-    if (flushed == 0) {
+    int delay_us = std::uniform_int_distribution<int>(2000, 40000)(rng);
+    std::uint32_t flushed = 0;
+    std::string path;
+    for (int attempt = 0; attempt < kAttemptsPerRun; ++attempt, delay_us *= 2) {
+      path = directory.file(fmt::format("killed-{}-{}.h5", run, attempt));
+      INFO("run " << run << ", attempt " << attempt << ": flush every " << flush_every << ", killed after " << delay_us
+                  << " us");
+      flushed =
+          run_killed_writer(path, frames, flush_every, run % 2 == 0 ? 0 : 4, delay_us, KillTimer::from_start).first;
+      CAPTURE(flushed);
+      if (flushed > 0) break;
       // Killed before its first frame was flushed: the file may hold no frame or be unreadable, but is never wrong.
       ++killed_before_first_flush;
       try {
@@ -151,8 +157,9 @@ TEST_CASE("h5md: a writer killed at random moments, even while flushing, never y
       } catch (const nqmd::InputError& error) {
         REQUIRE_THAT(error.what(), Contains(path));
       }
-      continue;
     }
+    INFO("run " << run << ": no frame flushed in " << kAttemptsPerRun << " attempts");
+    REQUIRE(flushed > 0);
     const nqmd::Trajectory trajectory = nqmd::read_trajectory(path);
     REQUIRE(trajectory.frames.size() >= flushed);
     for (std::size_t k = 0; k < trajectory.frames.size(); ++k)
@@ -161,10 +168,9 @@ TEST_CASE("h5md: a writer killed at random moments, even while flushing, never y
     total_recovered += trajectory.frames.size();
   }
   CAPTURE(killed_before_first_flush, total_flushed, total_recovered);
-  REQUIRE(killed_before_first_flush < kRuns / 2);
   SUCCEED(
-      fmt::format("{} runs killed by a timer: {} before their first flush; the others flushed {} frames, "
-                  "{} recovered exactly",
+      fmt::format("{} runs killed by a timer: {} kills came before the first flush (run again later); the runs "
+                  "flushed {} frames, {} recovered exactly",
                   kRuns, killed_before_first_flush, total_flushed, total_recovered));
 }
 

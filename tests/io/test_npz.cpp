@@ -15,7 +15,7 @@ using nqmd::NpzFile;
 
 namespace {
 const std::string kReference = "reference/nequip-0.6.2/";
-std::string fixture(const std::string& name) { return nqmd::test::source_path("tests/nequip/data/" + name); }
+std::string fixture(const std::string& name) { return nqmd::test::source_path("tests/io/data/" + name); }
 }  // namespace
 
 TEST_CASE("npz: stored archive with zip64 local headers (reference.npz of model A)", "[nequip][npz]") {
@@ -51,7 +51,7 @@ TEST_CASE("npz: stored archive with zip64 local headers (reference.npz of model 
   CHECK_THROWS_AS(npz.get("7_pos"), nqmd::InputError);
 }
 
-TEST_CASE("npz: deflated archive equals the stored original; Fortran order, float32, 0-d", "[nequip][npz]") {
+TEST_CASE("npz: deflated archive equals the stored original, Fortran order, float32, 0-d", "[nequip][npz]") {
   const NpzFile deflated(fixture("deflated.npz"));
   const NpzFile stored(nqmd::test::shared_path(kReference + "e3nn_wigner_3j_l3.npz"));
   for (const char* key : {"w3j_1_1_2", "w3j_2_2_2", "w3j_3_2_1"}) {

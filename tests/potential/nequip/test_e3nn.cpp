@@ -172,7 +172,7 @@ TEST_CASE("spherical harmonics: l=3 closed form, normalisation, zero vector", "[
     CHECK((raw.narrow(1, l * l, 2 * l + 1) - std::pow(2.0, l) * unit.narrow(1, l * l, 2 * l + 1)).abs().max().item<double>() < 1e-12);
 }
 
-TEST_CASE("spherical harmonics rotate with Wigner D; 3j tensors are invariant", "[nequip][e3nn]") {
+TEST_CASE("spherical harmonics rotate with Wigner D, 3j tensors are invariant", "[nequip][e3nn]") {
   std::mt19937 rng(2024);
   for (int trial = 0; trial < 3; ++trial) {
     const Eigen::Matrix3d r1 = random_rotation(rng), r2 = random_rotation(rng);

@@ -146,7 +146,7 @@ TEST_CASE("fused kernel: equals autograd on random models of every supported arc
   }
 }
 
-TEST_CASE("fused kernel: any number of threads gives the same result; repeated calls are bit-identical",
+TEST_CASE("fused kernel: any number of threads gives the same result, repeated calls are bit-identical",
           "[nequip][fused]") {
   NequipModel model(nequip_path("modelB/deployed.pth"));
   const NpzFile npz(nequip_path("modelB/reference.npz"));

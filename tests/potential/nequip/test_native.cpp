@@ -169,7 +169,7 @@ TEST_CASE("native equals torchscript away from the reference frames", "[nequip][
   }
 }
 
-TEST_CASE("native: rotation invariance of E and equivariance of F and the virial; works under NoGradGuard",
+TEST_CASE("native: rotation invariance of E and equivariance of F and the virial, works under NoGradGuard",
           "[nequip][native]") {
   NequipModel model(nequip_path("modelB/deployed.pth"));
   const NpzFile npz(nequip_path("modelB/reference.npz"));

@@ -265,7 +265,7 @@ TEST_CASE("nequip potential: bad input is a one-line InputError", "[nequip][pote
   check_error(model_a + "backend = \"torchscript\"\ndtype = \"float32\"\n", {"native"});
 }
 
-TEST_CASE("nequip potential: kernel = fused (default) or autograd give the same forces; a bad kernel is an error",
+TEST_CASE("nequip potential: kernel = fused (default) or autograd give the same forces, a bad kernel is an error",
           "[nequip][potential]") {
   const Differences fused = run_frames("modelB", "native");
   const Differences autograd = run_frames("modelB", "native", "kernel = \"autograd\"\n");

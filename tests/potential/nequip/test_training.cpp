@@ -347,7 +347,7 @@ TEST_CASE("bad training data is a one-line error naming the frame", "[training]"
   CHECK(message(s).find("learning_rate must be > 0") != std::string::npos);
 }
 
-TEST_CASE("fine-tuning starts from a deployed nequip model; stress training scores the stress", "[training]") {
+TEST_CASE("fine-tuning starts from a deployed nequip model, stress training scores the stress", "[training]") {
   test::TemporaryDirectory dir("nqmd-train");
   // Model A was trained by nequip on these frames: starting from it, the first validation loss is far below that of
   // a fresh model (both one epoch at a tiny learning rate, so the weights barely move).

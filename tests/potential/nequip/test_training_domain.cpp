@@ -180,7 +180,7 @@ TEST_CASE("training domain: bad records are one-line errors", "[nequip][domain]"
         "Cu-Cu 1 A, Cu-Au 2 A, Au-Au none");
 }
 
-TEST_CASE("training domain: native model files keep the record; damaged records are refused",
+TEST_CASE("training domain: native model files keep the record, damaged records are refused",
           "[nequip][domain][model_file]") {
   test::TemporaryDirectory dir;
   NequipModel model(test::nequip_path("modelA/deployed.pth"));
