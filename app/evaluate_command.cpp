@@ -4,7 +4,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
@@ -59,17 +58,13 @@ void evaluate_frames(const EvaluateRequest& request) {
 #else
   nequip::PotentialOptions options;
   options.model = request.model;
-  options.backend = request.backend;
-  options.dtype = request.dtype;
+  options.backend = nequip::parse_backend(request.backend, "--backend");
+  options.dtype = nequip::parse_precision(request.dtype, "--dtype");
   options.threads = request.threads;
   options.model_where = "--model";
   options.species_map_where = "--species-map";
-  if (!request.species_map.empty()) {
-    std::vector<std::string> entries;
-    std::stringstream list(request.species_map);
-    for (std::string entry; std::getline(list, entry, ',');) entries.push_back(entry);
-    options.species_map = nequip::parse_species_map(entries, "--species-map");
-  }
+  if (!request.species_map.empty())
+    options.species_map = nequip::parse_species_map(request.species_map, "--species-map");
   options.training_data = request.training_data;
   options.training_data_where = "--training-data";
   nequip::NequipPotential potential(options);
@@ -134,7 +129,7 @@ void evaluate_frames(const EvaluateRequest& request) {
   if (writer) writer->flush();
 
   fmt::print("evaluated {} frames ({} atoms) with NequIP model '{}' (backend {}, {})\n", frames, atoms, request.model,
-             potential.backend(), potential.dtype());
+             nequip::name(potential.backend()), nequip::name(potential.dtype()));
   if (writer) fmt::print("results written to {}\n", request.output);
   if (has_domain) {
     fmt::print("{}\n", potential.training_domain());

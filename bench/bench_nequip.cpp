@@ -39,6 +39,7 @@
 #include "engine/neighbor_list.hpp"
 #include "engine/system.hpp"
 #include "potential/nequip/build_info.hpp"
+#include "potential/nequip/graph.hpp"
 #include "potential/nequip/nequip_model.hpp"
 #include "potential/nequip/torchscript_model.hpp"
 
@@ -80,21 +81,14 @@ nqmd::System fcc_cell(int repeat) {
   return system;
 }
 
+// The graph nequip-md's potential builds (types: Cu 0, Au 1, as in the reference models).
 AtomicGraph graph_of(const nqmd::System& system, double r_max) {
   nqmd::NeighborList list(r_max, 0.0, nqmd::NeighborListKind::full);
   list.build(system);
+  std::vector<std::int64_t> type_of_species;
+  for (const std::string& symbol : system.species_symbols) type_of_species.push_back(symbol == "Cu" ? 0 : 1);
   AtomicGraph graph;
-  graph.positions = system.positions;
-  for (std::size_t i = 0; i < system.size(); ++i) graph.atom_types.push_back(system.symbol(i) == "Cu" ? 0 : 1);
-  graph.cell = system.cell.lattice();
-  for (std::size_t e = 0; e < list.num_edges(); ++e) {
-    const int i = list.centers()[e], j = list.neighbors()[e];
-    const nqmd::Vec3 r = system.positions[j] - system.positions[i] + system.cell.shift_vector(list.shifts()[e]);
-    if (r.norm() >= r_max) continue;
-    graph.edge_centers.push_back(i);
-    graph.edge_neighbors.push_back(j);
-    graph.edge_cell_shifts.push_back(list.shifts()[e].cast<double>());
-  }
+  nqmd::nequip::build_graph(system, list, r_max, type_of_species, graph);
   return graph;
 }
 
@@ -121,7 +115,8 @@ Evaluator& evaluator(int model, int backend) {
       e.script = std::make_unique<nqmd::nequip::TorchScriptModel>(model_path(model));
     } else {
       nqmd::nequip::ModelOptions options;
-      options.kernel = backend == 0 ? "fused" : "autograd";
+      using nqmd::nequip::Kernel;
+      options.kernel = backend == 0 ? Kernel::fused : Kernel::autograd;
       e.native = std::make_unique<nqmd::nequip::NequipModel>(model_path(model), options);
     }
   }

@@ -61,7 +61,6 @@ void build_graph(const System& system, const NeighborList& neighbors, double r_m
   graph.edge_centers.clear();
   graph.edge_neighbors.clear();
   graph.edge_cell_shifts.clear();
-  const Mat3 lattice_columns = system.cell.lattice().transpose();
   const std::vector<std::size_t>& offsets = neighbors.offsets();
   const std::vector<int>& others = neighbors.neighbors();
   const std::vector<Vec3i>& shifts = neighbors.shifts();
@@ -69,13 +68,11 @@ void build_graph(const System& system, const NeighborList& neighbors, double r_m
   for (std::size_t k = 0; k < n; ++k) {
     const std::size_t i = reordered ? order[k] : k;
     for (std::size_t e = offsets[i]; e < offsets[i + 1]; ++e) {
-      const Vec3 shift = shifts[e].cast<double>();
+      if (neighbors.edge_vector(system, e).squaredNorm() >= r_max_squared) continue;
       const auto j = static_cast<std::size_t>(others[e]);
-      const Vec3 r = system.positions[j] - system.positions[i] + lattice_columns * shift;
-      if (r.squaredNorm() >= r_max_squared) continue;
       graph.edge_centers.push_back(static_cast<std::int64_t>(k));
       graph.edge_neighbors.push_back(reordered ? rank[j] : static_cast<std::int64_t>(j));
-      graph.edge_cell_shifts.push_back(shift);
+      graph.edge_cell_shifts.push_back(shifts[e].cast<double>());
     }
   }
 }

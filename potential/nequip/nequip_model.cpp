@@ -756,19 +756,18 @@ struct NequipModel::Impl {
   TrainingDomain training_domain;
   std::unique_ptr<detail::NequipNetwork> network;
   std::unique_ptr<FusedNetwork> fused;  // null: evaluate with autograd
-  std::string kernel = "autograd", kernel_note;
+  Kernel kernel = Kernel::autograd;
+  std::string kernel_note;
 
-  void select_kernel(const std::string& requested, const std::string& path) {
-    if (requested != "fused" && requested != "autograd")
-      throw InputError("NequIP model '" + path + "': kernel '" + requested + "' is not one of fused, autograd");
+  void select_kernel(Kernel requested) {
     fused.reset();
-    kernel = "autograd";
+    kernel = Kernel::autograd;
     kernel_note.clear();
-    if (requested == "autograd") return;
+    if (requested == Kernel::autograd) return;
     std::string reason;
     fused = FusedNetwork::create(*network, &reason);
     if (fused) {
-      kernel = "fused";
+      kernel = Kernel::fused;
     } else {
       kernel_note = "the fused kernel does not support this model (" + reason + "); it runs with autograd";
     }
@@ -819,16 +818,16 @@ NequipModel::NequipModel(const std::string& path, const ModelOptions& options) :
     impl_->metadata = deployed.metadata;
   }
   DeployedMetadata& meta = impl_->metadata;
-  if (!options.dtype.empty() && options.dtype != meta.model_dtype) {
-    if (options.dtype == "float64")
+  if (options.dtype != Precision::model_default && name(options.dtype) != meta.model_dtype) {
+    if (options.dtype == Precision::float64)
       throw InputError("NequIP model '" + path + "' was deployed in float32 (model_dtype); it cannot run in float64");
-    const torch::ScalarType dtype = detail::dtype_from_name(options.dtype, path);
-    for (auto& [name, tensor] : state)
-      if (tensor.is_floating_point() && !default_dtype_weight(name)) tensor = tensor.to(dtype);
-    meta.model_dtype = options.dtype;
+    const torch::ScalarType dtype = detail::dtype_from_name(name(options.dtype), path);
+    for (auto& [weight_name, tensor] : state)
+      if (tensor.is_floating_point() && !default_dtype_weight(weight_name)) tensor = tensor.to(dtype);
+    meta.model_dtype = name(options.dtype);
   }
   impl_->network = std::make_unique<detail::NequipNetwork>(meta, state);
-  impl_->select_kernel(options.kernel, path);
+  impl_->select_kernel(options.kernel);
 }
 
 NequipModel NequipModel::random(const std::string& config_yaml, const std::vector<std::string>& type_names,
@@ -851,7 +850,7 @@ NequipModel NequipModel::random(const std::string& config_yaml, const std::vecto
     state[name] = name == "model.scale_by" || name == "model.shift_by" ? t.reshape({}) : t;
   }
   model.impl_->network = std::make_unique<detail::NequipNetwork>(meta, state, seed);
-  model.impl_->select_kernel("fused", meta.path);
+  model.impl_->select_kernel(Kernel::fused);
   return model;
 }
 
@@ -901,8 +900,8 @@ void NequipModel::set_training_domain(TrainingDomain domain) {
 }
 bool NequipModel::has_virial() const { return impl_->network->stress_output(); }
 const detail::NequipNetwork& NequipModel::network() const { return *impl_->network; }
-void NequipModel::set_kernel(const std::string& kernel) { impl_->select_kernel(kernel, impl_->metadata.path); }
-const std::string& NequipModel::kernel() const { return impl_->kernel; }
+void NequipModel::set_kernel(Kernel kernel) { impl_->select_kernel(kernel); }
+Kernel NequipModel::kernel() const { return impl_->kernel; }
 const std::string& NequipModel::kernel_note() const { return impl_->kernel_note; }
 FusedNetwork* NequipModel::fused_network() { return impl_->fused.get(); }
 

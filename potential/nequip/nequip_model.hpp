@@ -13,6 +13,7 @@
 #include "potential/nequip/deployed.hpp"
 #include "potential/nequip/fused_network.hpp"
 #include "potential/nequip/graph.hpp"
+#include "potential/nequip/model_options.hpp"
 #include "io/npz.hpp"
 #include "potential/nequip/training_domain.hpp"
 
@@ -23,14 +24,13 @@ class NequipNetwork;
 }
 
 struct ModelOptions {
-  // "float64" or "float32", or "" for the model's own model_dtype. A float64 model may run in float32 (weights
-  // rounded, per-species scales and shifts kept in float64 as nequip-deploy --override model_dtype does); asking
-  // float64 of a float32 model is an InputError.
-  std::string dtype;
-  // "fused" (default): the hand-written forward and backward of fused_network.hpp, which MD runs; "autograd": the
+  // A float64 model may run in float32 (weights rounded, per-species scales and shifts kept in float64 as
+  // nequip-deploy --override model_dtype does); asking float64 of a float32 model is an InputError.
+  Precision dtype = Precision::model_default;
+  // fused (default): the hand-written forward and backward of fused_network.hpp, which MD runs; autograd: the
   // libtorch network differentiated by autograd (the reference the fused kernel is tested against, and what
   // training uses). A model with a feature the fused kernel lacks runs with autograd and says why (kernel_note()).
-  std::string kernel = "fused";
+  Kernel kernel = Kernel::fused;
 };
 
 class NequipModel {
@@ -71,11 +71,11 @@ class NequipModel {
 
   // The network itself, for tests that compare stages (torch users only).
   const detail::NequipNetwork& network() const;
-  // Switches the kernel ("fused" or "autograd"; InputError otherwise). The fused kernel copies the weights when
-  // it is selected: weights changed in place afterwards (training) are seen by autograd only.
-  void set_kernel(const std::string& kernel);
-  // "fused" or "autograd": what evaluate() runs; kernel_note() says why a model asked to run fused does not.
-  const std::string& kernel() const;
+  // Switches the kernel. The fused kernel copies the weights when it is selected: weights changed in place
+  // afterwards (training) are seen by autograd only.
+  void set_kernel(Kernel kernel);
+  // What evaluate() runs; kernel_note() says why a model asked to run fused does not.
+  Kernel kernel() const;
   const std::string& kernel_note() const;
   // The fused kernel (for its per-stage profile), or nullptr when the model runs with autograd.
   FusedNetwork* fused_network();

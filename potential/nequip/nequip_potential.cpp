@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -38,18 +40,40 @@ std::optional<int> omp_num_threads() {
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> parse_species_map(const std::vector<std::string>& entries,
-                                                                   const std::string& where) {
+namespace {
+
+// Appends symbol -> type to `map` (both trimmed); `raw` is the entry as written, for the messages.
+void add_species_entry(const std::string& raw, std::string_view symbol_text, std::string_view type_text,
+                       const std::string& where, std::vector<std::pair<std::string, std::string>>& map) {
+  const std::string symbol(trim(symbol_text)), type(trim(type_text));
+  if (symbol.empty() || type.empty() || symbol.find('=') != std::string::npos || type.find('=') != std::string::npos)
+    throw InputError(fmt::format("{}: entry \"{}\" must be written \"Symbol=type\", e.g. \"Cu=Cu\"", where, raw));
+  for (const auto& [seen, unused] : map)
+    if (seen == symbol) throw InputError(fmt::format("{}: species '{}' is mapped twice", where, symbol));
+  map.emplace_back(symbol, type);
+}
+
+// The [potential] species_map table (chemical symbol -> model type name), checked as parse_species_map checks.
+std::vector<std::pair<std::string, std::string>> species_map_of_table(
+    const std::vector<std::pair<std::string, std::string>>& table, const std::string& where) {
   std::vector<std::pair<std::string, std::string>> map;
-  for (const std::string& raw : entries) {
+  for (const auto& [symbol, type] : table) add_species_entry(symbol + "=" + type, symbol, type, where, map);
+  return map;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> parse_species_map(const std::string& text, const std::string& where) {
+  std::vector<std::pair<std::string, std::string>> map;
+  std::stringstream list(text);
+  for (std::string raw; std::getline(list, raw, ',');) {
     const std::size_t equals = raw.find('=');
-    const std::string symbol = equals == std::string::npos ? "" : std::string(trim(raw.substr(0, equals)));
-    const std::string type = equals == std::string::npos ? "" : std::string(trim(raw.substr(equals + 1)));
-    if (symbol.empty() || type.empty() || type.find('=') != std::string::npos)
-      throw InputError(fmt::format("{}: entry \"{}\" must be written \"Symbol=type\", e.g. \"Cu=Cu\"", where, raw));
-    for (const auto& [seen, unused] : map)
-      if (seen == symbol) throw InputError(fmt::format("{}: species '{}' is mapped twice", where, symbol));
-    map.emplace_back(symbol, type);
+    if (equals == std::string::npos) {
+      add_species_entry(raw, "", "", where, map);
+    } else {
+      add_species_entry(raw, std::string_view(raw).substr(0, equals), std::string_view(raw).substr(equals + 1), where,
+                        map);
+    }
   }
   return map;
 }
@@ -63,7 +87,8 @@ struct NequipPotential::Impl {
   DeployedMetadata metadata;
   TrainingDomain domain;
   std::string domain_source;
-  std::string dtype, kernel = "torchscript";
+  Precision dtype = Precision::model_default;
+  std::optional<Kernel> kernel;  // backend native only
   double r_max = 0.0;
   // The system's species as model types, refreshed when the system's species list changes.
   std::vector<std::string> mapped_symbols;
@@ -126,12 +151,6 @@ NequipPotential::NequipPotential(const PotentialOptions& options) : impl_(std::m
   auto fail = [&](const std::string& message) -> void {
     throw InputError(fmt::format("{}: {}", options.model_where, message));
   };
-  if (options.backend != "native" && options.backend != "torchscript")
-    fail(fmt::format("backend '{}' is not one of native, torchscript", options.backend));
-  if (options.kernel != "fused" && options.kernel != "autograd")
-    fail(fmt::format("kernel '{}' is not one of fused, autograd", options.kernel));
-  if (!options.dtype.empty() && options.dtype != "float64" && options.dtype != "float32")
-    fail(fmt::format("dtype '{}' is not one of float64, float32", options.dtype));
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) fail(fmt::format("NequIP model file '{}' does not exist", path));
 
@@ -142,7 +161,7 @@ NequipPotential::NequipPotential(const PotentialOptions& options) : impl_(std::m
   }
 
   try {
-    if (options.backend == "native") {
+    if (options.backend == Backend::native) {
       ModelOptions model_options;
       model_options.dtype = options.dtype;
       model_options.kernel = options.kernel;
@@ -158,12 +177,12 @@ NequipPotential::NequipPotential(const PotentialOptions& options) : impl_(std::m
       m.script.emplace(path);
       m.metadata = m.script->metadata();
       const std::string& own = m.metadata.model_dtype;
-      if (!options.dtype.empty() && options.dtype != own) {
-        if (options.dtype == "float64")
+      if (options.dtype != Precision::model_default && name(options.dtype) != own) {
+        if (options.dtype == Precision::float64)
           fail(fmt::format("NequIP model '{}' was deployed in float32 (model_dtype); it cannot run in float64", path));
         fail(fmt::format("backend \"torchscript\" runs NequIP model '{}' in its deployed model_dtype ({}); "
                          "use backend = \"native\" for {}",
-                         path, own, options.dtype));
+                         path, own, name(options.dtype)));
       }
       if (!m.script->has_virial()) m.virial_model.emplace(path);
     }
@@ -172,7 +191,7 @@ NequipPotential::NequipPotential(const PotentialOptions& options) : impl_(std::m
     if (message.rfind(options.model_where, 0) == 0) throw;
     fail(message);
   }
-  m.dtype = m.metadata.model_dtype;
+  m.dtype = parse_precision(m.metadata.model_dtype, options.model_where);
   m.r_max = m.metadata.r_max;
   for (const auto& [symbol, type] : options.species_map)
     if (std::find(m.metadata.type_names.begin(), m.metadata.type_names.end(), type) == m.metadata.type_names.end())
@@ -200,9 +219,9 @@ NequipPotential::~NequipPotential() = default;
 
 double NequipPotential::cutoff() const { return impl_->r_max; }
 const std::vector<std::string>& NequipPotential::type_names() const { return impl_->metadata.type_names; }
-const std::string& NequipPotential::backend() const { return impl_->options.backend; }
-const std::string& NequipPotential::dtype() const { return impl_->dtype; }
-const std::string& NequipPotential::kernel() const { return impl_->kernel; }
+Backend NequipPotential::backend() const { return impl_->options.backend; }
+Precision NequipPotential::dtype() const { return impl_->dtype; }
+std::optional<Kernel> NequipPotential::kernel() const { return impl_->kernel; }
 std::size_t NequipPotential::last_num_edges() const { return impl_->graph.num_edges(); }
 std::string NequipPotential::training_domain() const {
   if (impl_->domain.empty()) return "";
@@ -297,14 +316,12 @@ namespace {
 std::unique_ptr<Potential> create(const ConfigSection& section, const System& system) {
   PotentialOptions options;
   options.model = section.path("model");
-  options.backend = section.string("backend");
-  if (section.has("dtype")) options.dtype = section.string("dtype");
-  options.kernel = section.string("kernel");
-  if (section.has("species_map")) {
-    std::vector<std::string> entries;
-    for (const auto& [symbol, type] : section.string_table("species_map")) entries.push_back(symbol + "=" + type);
-    options.species_map = parse_species_map(entries, section.where("species_map"));
-  }
+  // The schema has checked the spellings (one_of): the parses below cannot fail.
+  options.backend = parse_backend(section.string("backend"), section.where("backend"));
+  if (section.has("dtype")) options.dtype = parse_precision(section.string("dtype"), section.where("dtype"));
+  options.kernel = parse_kernel(section.string("kernel"), section.where("kernel"));
+  if (section.has("species_map"))
+    options.species_map = species_map_of_table(section.string_table("species_map"), section.where("species_map"));
   options.threads = static_cast<int>(section.integer("threads"));
   if (section.has("training_data")) {
     options.training_data = section.paths("training_data");

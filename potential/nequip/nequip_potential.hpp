@@ -15,19 +15,21 @@
 // file or from the frames of [potential] training_data; the watchdog decides what to do with them.
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "potential/nequip/model_options.hpp"
 #include "potential/potential.hpp"
 
 namespace nqmd::nequip {
 
 struct PotentialOptions {
   std::string model;                 // path of a nequip-deploy .pth or a native model file
-  std::string backend = "native";    // "native" or "torchscript"
-  std::string dtype;                 // "float64", "float32" or "" (the model's own model_dtype)
-  std::string kernel = "fused";      // backend native: "fused" (hand-written backward) or "autograd"
+  Backend backend = Backend::native;
+  Precision dtype = Precision::model_default;
+  Kernel kernel = Kernel::fused;  // backend native only
   // chemical symbol -> model type name; symbols not listed are matched to a type of the same name.
   std::vector<std::pair<std::string, std::string>> species_map;
   int threads = 0;                   // torch intra-op threads; 0: OMP_NUM_THREADS if set, else torch's default
@@ -41,9 +43,8 @@ struct PotentialOptions {
   std::string training_data_where = "training_data";
 };
 
-// Parses "Cu=Cu,Au=Au" (or the entries of a list, one "Symbol=type" each); InputError prefixed by `where`.
-std::vector<std::pair<std::string, std::string>> parse_species_map(const std::vector<std::string>& entries,
-                                                                   const std::string& where);
+// Parses the command line's "Cu=Cu,Au=Au" (comma-separated "Symbol=type" entries); InputError prefixed by `where`.
+std::vector<std::pair<std::string, std::string>> parse_species_map(const std::string& text, const std::string& where);
 
 class NequipPotential final : public Potential {
  public:
@@ -60,10 +61,10 @@ class NequipPotential final : public Potential {
   std::string training_domain() const override;
 
   const std::vector<std::string>& type_names() const;
-  const std::string& backend() const;
-  const std::string& dtype() const;  // the dtype the model runs in
-  // What computes the forces: "fused" or "autograd" (backend native), or "torchscript".
-  const std::string& kernel() const;
+  Backend backend() const;
+  Precision dtype() const;  // the dtype the model runs in (float32 or float64)
+  // What computes the forces with backend native; nullopt with backend torchscript.
+  std::optional<Kernel> kernel() const;
   // Edges of the graph passed to the model by the last compute() (after the r_max filter).
   std::size_t last_num_edges() const;
 

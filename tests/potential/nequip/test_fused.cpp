@@ -14,6 +14,7 @@
 using nqmd::Mat3;
 using nqmd::Vec3;
 using nqmd::nequip::AtomicGraph;
+using nqmd::nequip::Kernel;
 using nqmd::nequip::ModelOptions;
 using nqmd::nequip::ModelOutput;
 using nqmd::nequip::NequipModel;
@@ -53,10 +54,10 @@ TEST_CASE("fused kernel: equals autograd and nequip's reference on every model a
                        Case{"modelA_f32", 2e-5}, Case{"modelP", 2e-5}}) {
     NequipModel fused(nequip_path(std::string(c.dir) + "/deployed.pth"));
     ModelOptions autograd_options;
-    autograd_options.kernel = "autograd";
+    autograd_options.kernel = Kernel::autograd;
     NequipModel autograd(nequip_path(std::string(c.dir) + "/deployed.pth"), autograd_options);
-    REQUIRE(fused.kernel() == "fused");
-    REQUIRE(autograd.kernel() == "autograd");
+    REQUIRE(fused.kernel() == Kernel::fused);
+    REQUIRE(autograd.kernel() == Kernel::autograd);
     const NpzFile npz(nequip_path(std::string(c.dir) + "/reference.npz"));
     Relative vs_autograd, vs_reference;
     for (int frame = 0; frame < 7; ++frame) {
@@ -128,12 +129,12 @@ TEST_CASE("fused kernel: equals autograd on random models of every supported arc
   std::uint64_t seed = 30;
   for (const Case& c : cases) {
     NequipModel model = NequipModel::random(config_with(c.keys), {"Cu", "Au", "Ag"}, ++seed);
-    REQUIRE(model.kernel() == "fused");
+    REQUIRE(model.kernel() == Kernel::fused);
     Relative worst;
     for (const AtomicGraph& g : graphs) {
-      model.set_kernel("fused");
+      model.set_kernel(Kernel::fused);
       const ModelOutput a = evaluate(model, g);
-      model.set_kernel("autograd");
+      model.set_kernel(Kernel::autograd);
       const ModelOutput b = evaluate(model, g);
       const Relative r = relative(a, b);
       worst = {std::max(worst.energy, r.energy), std::max(worst.forces, r.forces), std::max(worst.virial, r.virial)};

@@ -94,7 +94,7 @@ TEST_CASE("native model file: save and load are a bit-exact round trip", "[nequi
   NequipModel random_loaded(dir.path("random.npz"));
   require_identical(outputs(random, "modelA"), outputs(random_loaded, "modelA"));
   nqmd::nequip::ModelOptions f32;
-  f32.dtype = "float32";
+  f32.dtype = nqmd::nequip::Precision::float32;
   NequipModel a32(nequip_path("modelA/deployed.pth"), f32);
   a32.save(dir.path("a32.npz"));
   NequipModel a32_loaded(dir.path("a32.npz"));
@@ -157,14 +157,14 @@ TEST_CASE("native model file: through [potential], and bad files", "[nequip][mod
   options.model = dir.path("b.npz");
   nqmd::nequip::NequipPotential potential(options);
   CHECK(potential.cutoff() == 5.0);
-  options.backend = "torchscript";
+  options.backend = nqmd::nequip::Backend::torchscript;
   CHECK_THROWS_WITH(nqmd::nequip::NequipPotential(options), Catch::Contains("native model file"));
 
   // Truncated native file.
   std::ifstream in(dir.path("b.npz"), std::ios::binary);
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::ofstream(dir.path("cut.npz"), std::ios::binary) << bytes.substr(0, bytes.size() / 2);
-  options.backend = "native";
+  options.backend = nqmd::nequip::Backend::native;
   options.model = dir.path("cut.npz");
   CHECK_THROWS_AS(nqmd::nequip::NequipPotential(options), nqmd::InputError);
   CHECK_THROWS_WITH(nqmd::nequip::NequipPotential(options), Catch::Contains("cut.npz"));

@@ -122,7 +122,7 @@ TEST_CASE("native: load errors are InputErrors naming the file", "[nequip][nativ
 TEST_CASE("native: float32 model A_f32 against nequip's float32 and float64 numbers", "[nequip][native]") {
   // The autograd network casts positions to float32 as nequip does and reproduces nequip's float32 model to 1e-5.
   nqmd::nequip::ModelOptions autograd_options;
-  autograd_options.kernel = "autograd";
+  autograd_options.kernel = nqmd::nequip::Kernel::autograd;
   NequipModel autograd(nequip_path("modelA_f32/deployed.pth"), autograd_options);
   CHECK(autograd.network().dtype() == torch::kFloat32);
   const auto a = run_all_frames(autograd, "modelA_f32");

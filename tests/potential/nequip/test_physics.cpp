@@ -33,7 +33,7 @@ std::string random_config(const ModelCase& c) {
 }
 
 // Both ways of computing forces: the fused kernel (hand-written backward, what MD runs) and autograd.
-const char* const kKernels[] = {"fused", "autograd"};
+const nqmd::nequip::Kernel kKernels[] = {nqmd::nequip::Kernel::fused, nqmd::nequip::Kernel::autograd};
 
 const std::vector<ModelCase> kCases{{1, true, "ForceOutput"},
                                     {2, true, "StressForceOutput"},
@@ -117,9 +117,9 @@ nqmd::System strained(const nqmd::System& system, const Mat3& eps) {
 TEST_CASE("physics: rotations, reflections, translations and permutations (random models, l_max 1-3, both kernels)",
           "[nequip][physics]") {
   std::mt19937 rng(2024);
-  for (const char* kernel : kKernels)
+  for (const nqmd::nequip::Kernel kernel : kKernels)
     for (const ModelCase& c : kCases) {
-      INFO(kernel << " l_max " << c.l_max << " parity " << c.parity);
+      INFO(nqmd::nequip::name(kernel) << " l_max " << c.l_max << " parity " << c.parity);
       NequipModel model = NequipModel::random(random_config(c), {"Cu", "Au"}, 100 + c.l_max);
       model.set_kernel(kernel);
       const nqmd::System system = crystal(rng);
@@ -143,7 +143,7 @@ TEST_CASE("physics: rotations, reflections, translations and permutations (rando
           worst_f = std::max(worst_f, (out.forces[i] - q * ref.forces[i]).cwiseAbs().maxCoeff() / f_scale);
         worst_w = std::max(worst_w, (*out.virial - q * *ref.virial * q.transpose()).cwiseAbs().maxCoeff() / w_scale);
       }
-      WARN(kernel << " l_max " << c.l_max << " parity " << c.parity << ": E=" << ref.total_energy
+      WARN(nqmd::nequip::name(kernel) << " l_max " << c.l_max << " parity " << c.parity << ": E=" << ref.total_energy
                   << " eV, max |F|=" << f_scale << "; under O(3): relative |dE| " << worst_e << ", |dF| " << worst_f << ", |dW| " << worst_w);
       CHECK(worst_e < 1e-12);
       CHECK(worst_f < 1e-12);
@@ -177,9 +177,9 @@ TEST_CASE("physics: rotations, reflections, translations and permutations (rando
 
 TEST_CASE("physics: forces and virial equal finite differences of the energy (both kernels)", "[nequip][physics]") {
   std::mt19937 rng(7);
-  for (const char* kernel : kKernels)
+  for (const nqmd::nequip::Kernel kernel : kKernels)
     for (const ModelCase& c : kCases) {
-      INFO(kernel << " l_max " << c.l_max << " parity " << c.parity);
+      INFO(nqmd::nequip::name(kernel) << " l_max " << c.l_max << " parity " << c.parity);
       NequipModel model = NequipModel::random(random_config(c), {"Cu", "Au"}, 200 + c.l_max);
       model.set_kernel(kernel);
       const nqmd::System system = crystal(rng);
@@ -208,7 +208,7 @@ TEST_CASE("physics: forces and virial equal finite differences of the energy (bo
           worst_w = std::max(worst_w, std::abs((*ref.virial)(a, b) + derivative));
           CHECK(std::abs((*ref.virial)(a, b) - (*ref.virial)(b, a)) < 1e-10);
         }
-      WARN(kernel << " l_max " << c.l_max << " parity " << c.parity << ": max |F + dE/dx| " << worst_f
+      WARN(nqmd::nequip::name(kernel) << " l_max " << c.l_max << " parity " << c.parity << ": max |F + dE/dx| " << worst_f
                   << " eV/A (|F| up to " << max_force(ref) << "), max |W + dE/deps| " << worst_w
                   << " eV (|W| up to " << ref.virial->cwiseAbs().maxCoeff() << ")");
       CHECK(worst_f < 1e-6 * std::max(1.0, max_force(ref)));

@@ -279,7 +279,7 @@ TEST_CASE("nequip potential: kernel = fused (default) or autograd give the same 
   const auto potential = potential_from_toml(dir, model, system);
   auto* default_kernel = dynamic_cast<nqmd::nequip::NequipPotential*>(potential.get());
   REQUIRE(default_kernel != nullptr);
-  CHECK(default_kernel->kernel() == "fused");
+  CHECK(default_kernel->kernel() == nqmd::nequip::Kernel::fused);
   CHECK_THAT(error_of(dir, model + "kernel = \"fast\"\n", system),
              Catch::Contains("input.toml:4: [potential] kernel") && Catch::Contains("fused, autograd"));
 }

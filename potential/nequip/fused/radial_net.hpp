@@ -1,0 +1,162 @@
+#pragma once
+// Private (fused kernel): the radial MLP of an interaction layer (e3nn FullyConnectedNet without biases), run
+// over a chunk of edges as small matrix products, forward (optionally keeping the activation slopes) and
+// backward.
+#include <torch/torch.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include "potential/nequip/detail/nequip_model_impl.hpp"
+#include "potential/nequip/fused/layout.hpp"
+#include "potential/nequip/fused/nonlinearity.hpp"
+
+namespace nqmd::nequip::fused {
+
+// out [rows, C] = in [rows, depth] w [depth, C] with C known at compile time: each output row accumulates in
+// registers.
+template <typename T, int C>
+void multiply_fixed(const T* w, std::size_t depth, const T* in, std::size_t rows, T* out) {
+  using Row = Eigen::Array<T, C, 1>;
+  for (std::size_t e = 0; e < rows; ++e) {
+    Row acc = Row::Zero();
+    const T* a = in + e * depth;
+    for (std::size_t k = 0; k < depth; ++k) acc += a[k] * Eigen::Map<const Row>(w + k * C);
+    Eigen::Map<Row>(out + e * C) = acc;
+  }
+}
+
+// out [rows, w.cols()] = in [rows, w.rows()] w: Eigen's blocked product for large weight matrices; for the small
+// ones of radial networks (Eigen's packing would cost more than the product) a register-blocked loop.
+template <typename T>
+void multiply(const RowMatrix<T>& w, const T* in, std::size_t rows, T* out) {
+  const auto depth = static_cast<std::size_t>(w.rows());
+  switch (w.cols()) {
+    case 4:
+      return multiply_fixed<T, 4>(w.data(), depth, in, rows, out);
+    case 6:
+      return multiply_fixed<T, 6>(w.data(), depth, in, rows, out);
+    case 8:
+      return multiply_fixed<T, 8>(w.data(), depth, in, rows, out);
+    case 12:
+      return multiply_fixed<T, 12>(w.data(), depth, in, rows, out);
+    case 16:
+      return multiply_fixed<T, 16>(w.data(), depth, in, rows, out);
+    case 24:
+      return multiply_fixed<T, 24>(w.data(), depth, in, rows, out);
+    case 32:
+      return multiply_fixed<T, 32>(w.data(), depth, in, rows, out);
+    case 40:
+      return multiply_fixed<T, 40>(w.data(), depth, in, rows, out);
+    case 48:
+      return multiply_fixed<T, 48>(w.data(), depth, in, rows, out);
+    case 64:
+      return multiply_fixed<T, 64>(w.data(), depth, in, rows, out);
+    default:
+      MatrixMap<T>(out, static_cast<Eigen::Index>(rows), w.cols()).noalias() =
+          ConstMatrixMap<T>(in, static_cast<Eigen::Index>(rows), w.rows()) * w;
+  }
+}
+
+
+// Per-thread buffers of the radial MLP over a chunk of edges.
+template <typename T>
+struct RadialScratch {
+  std::vector<Buffer<T>> slopes;  // activation slopes per hidden layer, [chunk][width]
+  Buffer<T> hidden, weights, weight_grads, grad_a, grad_b;
+};
+
+// The radial MLP (e3nn FullyConnectedNet without biases), weights divided by sqrt(fan_in) as in its forward.
+template <typename T>
+struct RadialNet {
+  std::vector<RowMatrix<T>> weights, transposed;
+  Nonlinearity act;
+
+  static RadialNet from(const detail::FullyConnectedNet& fc) {
+    RadialNet result;
+    result.act = nonlinearity_of(fc.activation);
+    for (const torch::Tensor& w : fc.weights) {
+      const torch::Tensor scaled =
+          (w.detach().to(torch::kFloat64) / std::sqrt(static_cast<double>(w.size(0)))).contiguous();
+      RowMatrix<T> m(scaled.size(0), scaled.size(1));
+      for (Eigen::Index r = 0; r < m.rows(); ++r)
+        for (Eigen::Index c = 0; c < m.cols(); ++c)
+          m(r, c) = static_cast<T>(scaled.data_ptr<double>()[r * m.cols() + c]);
+      result.transposed.push_back(m.transpose());
+      result.weights.push_back(std::move(m));
+    }
+    return result;
+  }
+  // out [rows, width(k)] = in [rows, weights[k].rows()] weights[k]
+  void product(std::size_t k, const T* in, std::size_t rows, T* out) const { multiply(weights[k], in, rows, out); }
+  // out [rows, weights[k].rows()] = in [rows, width(k)] weights[k]^T
+  void transposed_product(std::size_t k, const T* in, std::size_t rows, T* out) const {
+    multiply(transposed[k], in, rows, out);
+  }
+  std::size_t width(std::size_t k) const { return static_cast<std::size_t>(weights[k].cols()); }
+  std::size_t outputs() const { return width(weights.size() - 1); }
+  std::size_t max_hidden_width() const {
+    std::size_t w = 0;
+    for (std::size_t k = 0; k + 1 < weights.size(); ++k) w = std::max(w, width(k));
+    return w;
+  }
+
+  // The per-edge tensor-product weights of `count` edges (at most kChunk) into scratch.weights [count][outputs()],
+  // from their radial embeddings `inputs` [count][weights[0].rows()]. With `keep_slopes`, the activation slopes
+  // go to scratch.slopes for backward().
+  void forward(const T* inputs, std::size_t count, RadialScratch<T>& scratch, bool keep_slopes) const {
+    const std::size_t last = weights.size() - 1;
+    const std::size_t half = kChunk * max_hidden_width();
+    if (scratch.hidden.size() < 2 * half) scratch.hidden.resize(2 * half);
+    scratch.slopes.resize(last);
+    const T* h = inputs;
+    for (std::size_t k = 0; k <= last; ++k) {
+      if (k == last) {
+        scratch.weights.resize(kChunk * width(k));
+        product(k, h, count, scratch.weights.data());
+        break;
+      }
+      // Alternate halves of `hidden`: layer k reads layer k-1's activations while writing its own.
+      T* activated = scratch.hidden.data() + (k % 2) * half;
+      product(k, h, count, activated);
+      const std::size_t n = count * width(k);
+      if (keep_slopes) {
+        scratch.slopes[k].resize(kChunk * width(k));
+        act.apply(activated, n, scratch.slopes[k].data());
+      } else {
+        act.apply(activated, n, static_cast<T*>(nullptr));
+      }
+      h = activated;
+    }
+  }
+
+  // Given scratch.weight_grads = d(E)/d(weights) of the chunk and the slopes of forward(..., true): adds
+  // d(E)/d(inputs) to `input_grads` [count][weights[0].rows()].
+  void backward(std::size_t count, RadialScratch<T>& scratch, double* input_grads) const {
+    const std::size_t last = weights.size() - 1;
+    // grad_a and grad_b alternate as d(E)/d(input of layer k).
+    const T* grad_out = scratch.weight_grads.data();
+    for (std::size_t k = last + 1; k-- > 0;) {
+      const auto in_width = static_cast<std::size_t>(weights[k].rows());
+      Buffer<T>& target = (k % 2 == 0) ? scratch.grad_a : scratch.grad_b;
+      if (target.size() < kChunk * in_width) target.resize(kChunk * in_width);
+      transposed_product(k, grad_out, count, target.data());
+      if (k > 0) {
+        // Through the activation of hidden layer k-1 (its slopes were kept by the recomputed forward pass).
+        const T* slope = scratch.slopes[k - 1].data();
+        T* g = target.data();
+        const std::size_t n = count * in_width;
+#pragma omp simd
+        for (std::size_t q = 0; q < n; ++q) g[q] *= slope[q];
+        grad_out = g;
+      } else {
+        for (std::size_t q = 0; q < count * in_width; ++q) input_grads[q] += static_cast<double>(target[q]);
+      }
+    }
+  }
+};
+
+}  // namespace nqmd::nequip::fused
