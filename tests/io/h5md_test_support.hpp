@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "input_error_message.hpp"
 #include "engine/error.hpp"
 #include "engine/observer.hpp"
 #include "io/h5md.hpp"
@@ -34,16 +35,7 @@ class TemporaryDirectory : public nqmd::test::TemporaryDirectory {
   TemporaryDirectory() : nqmd::test::TemporaryDirectory("nqmd-test-h5md") {}
 };
 
-template <typename Action>
-std::string input_error_message(Action&& action) {
-  try {
-    action();
-  } catch (const nqmd::InputError& error) {
-    return error.what();
-  }
-  FAIL("expected an nqmd::InputError, but nothing was thrown");
-  return {};
-}
+using nqmd::test::input_error_message;
 
 inline void write_text(const std::string& path, const std::string& text) {
   REQUIRE(nqmd::test::write_text_file(path, text));

@@ -13,6 +13,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "input_error_message.hpp"
 #include "engine/error.hpp"
 #include "io/extxyz.hpp"
 #include "engine/periodic_table.hpp"
@@ -36,17 +37,7 @@ class TemporaryDirectory : public nqmd::test::TemporaryDirectory {
 void write_text(const std::string& path, const std::string& text) { REQUIRE(nqmd::test::write_text_file(path, text)); }
 std::string read_text(const std::string& path) { return nqmd::test::read_text_file(path); }
 
-// Message of the InputError that action throws; fails the test if it throws nothing.
-template <typename Action>
-std::string input_error_message(Action&& action) {
-  try {
-    action();
-  } catch (const nqmd::InputError& error) {
-    return error.what();
-  }
-  FAIL("expected an nqmd::InputError, but nothing was thrown");
-  return {};
-}
+using nqmd::test::input_error_message;
 
 std::string reading_error(const std::string& path) {
   return input_error_message([&] { nqmd::read_extxyz(path); });
