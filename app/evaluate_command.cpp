@@ -1,6 +1,5 @@
 #include "app/evaluate_command.hpp"
 
-#include <cmath>
 #include <map>
 #include <memory>
 #include <optional>
@@ -12,6 +11,7 @@
 #include "io/extxyz.hpp"
 #include "engine/log.hpp"
 #include "engine/neighbor_list.hpp"
+#include "potential/nequip/training/error_sums.hpp"
 #ifdef NQMD_HAVE_NEQUIP
 #include "potential/nequip/nequip_potential.hpp"
 #endif
@@ -29,19 +29,7 @@ void set_info(Frame& frame, const std::string& key, const std::string& value) {
   frame.info.emplace_back(key, value);
 }
 
-// Sums for the mean absolute and root-mean-square error of a set of differences.
-struct ErrorSums {
-  double absolute = 0.0;
-  double squared = 0.0;
-  std::size_t count = 0;
-  void add(double difference) {
-    absolute += std::abs(difference);
-    squared += difference * difference;
-    ++count;
-  }
-  double mae() const { return count ? absolute / count : 0.0; }
-  double rmse() const { return count ? std::sqrt(squared / count) : 0.0; }
-};
+using nequip::ErrorSums;
 
 void print_row(const std::string& name, const ErrorSums& sums, double to_unit, const std::string& unit,
                const std::string& counted) {

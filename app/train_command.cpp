@@ -372,12 +372,11 @@ void run_training(const TrainRequest& request) {
   s.resume = request.resume;
   const bool overwrite = output.boolean("overwrite") || request.force;
   if (!s.resume && !overwrite) {
-    for (const char* name : {"checkpoint.npz", "best_model.npz", "metrics_epoch.csv"}) {
-      if (fs::exists(fs::path(s.directory) / name))
-        output.fail("directory", fmt::format("'{}' holds the files of an earlier training ({}); continue it with "
-                                             "--resume, or replace it with --force or overwrite = true",
-                                             s.directory, name));
-    }
+    const std::string earlier = nequip::earlier_training_file(s.directory);
+    if (!earlier.empty())
+      output.fail("directory", fmt::format("'{}' holds the files of an earlier training ({}); continue it with "
+                                           "--resume, or replace it with --force or overwrite = true",
+                                           s.directory, earlier));
   }
   s.progress = log::level() != log::Level::quiet;
   const nequip::TrainingReport report = nequip::train_nequip(s, [](const std::string& line) {
@@ -386,11 +385,6 @@ void run_training(const TrainRequest& request) {
   });
 
   if (output.boolean("plot") && !report.epochs.empty()) {
-    auto column = [&](const std::string& name) {
-      for (std::size_t k = 0; k < report.columns.size(); ++k)
-        if (report.columns[k] == name) return k + 4;  // epoch, wall_s, lr come first; gnuplot counts from 1
-      return std::size_t{0};
-    };
     analysis::Plotter plotter(s.directory, analysis::PlotOptions{true, {"png"}});
     analysis::Plot plot;
     plot.name = "learning_curve";
@@ -398,10 +392,10 @@ void run_training(const TrainRequest& request) {
     plot.x_label = "epoch";
     plot.y_label = "force MAE (meV/Å)";
     plot.settings = {"set datafile separator ','", "set logscale y", "set key top right"};
-    plot.curves = {fmt::format("'metrics_epoch.csv' skip 2 using 1:{} with lines lw 2 title 'training'",
-                               column("train_f_mae_meV_A")),
-                   fmt::format("'metrics_epoch.csv' skip 2 using 1:{} with lines lw 2 title 'validation (EMA)'",
-                               column("val_f_mae_meV_A"))};
+    plot.curves = {fmt::format("'metrics_epoch.csv' skip {} using 1:{} with lines lw 2 title 'training'",
+                               nequip::kMetricsCsvHeaderLines, report.metrics_csv_column("train_f_mae_meV_A")),
+                   fmt::format("'metrics_epoch.csv' skip {} using 1:{} with lines lw 2 title 'validation (EMA)'",
+                               nequip::kMetricsCsvHeaderLines, report.metrics_csv_column("val_f_mae_meV_A"))};
     plotter.render(plot);
   }
   log::info("best model: {}  (metrics: {})", report.best_model, report.metrics_csv);

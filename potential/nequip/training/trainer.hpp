@@ -5,6 +5,12 @@
 // AMSGrad, ReduceLROnPlateau, an exponential moving average of the weights (used for validation and saving),
 // gradient clipping, batches of frames as one disjoint graph, and checkpoints that resume exactly.
 // docs/training.md. Torch-free header.
+//
+// The pieces, in training/: data_split (frames and their split), model_setup (new model and its normalisation),
+// detail/batch_impl (batches, the loss), detail/optimizer_impl (Adam, EMA, plateau schedule),
+// detail/training_state_impl (what a checkpoint holds, saved and loaded), metrics (metrics_epoch.csv, the log's
+// tables), trainer.cpp (the steps of train_nequip and the epoch loop).
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -80,6 +86,9 @@ struct EpochRecord {
   std::vector<double> values;  // in the order of TrainingReport::columns
 };
 
+// metrics_epoch.csv: a comment line, the header (epoch, wall_s, lr, then TrainingReport::columns), a row per epoch.
+constexpr int kMetricsCsvHeaderLines = 2;
+
 struct TrainingReport {
   std::vector<std::string> columns;  // CSV header names after epoch, wall_s, lr
   std::vector<EpochRecord> epochs;
@@ -88,7 +97,14 @@ struct TrainingReport {
   std::string stop_reason;
   std::string best_model, last_model, metrics_csv;
   std::vector<std::string> test_table;  // lines of the test-set error table (empty without test frames)
+
+  // The column of metric `name` in metrics_epoch.csv, counted from 1 (as gnuplot counts); 0 if there is none.
+  std::size_t metrics_csv_column(const std::string& name) const;
 };
+
+// The first file of an earlier training in `directory` that a new training would replace (checkpoint.npz,
+// best_model.npz or metrics_epoch.csv), or "" if there is none.
+std::string earlier_training_file(const std::string& directory);
 
 // Runs the training; InputError (one line) for bad data or settings. Writes into settings.directory:
 // metrics_epoch.csv, best_model.npz, last_model.npz, checkpoint.npz, and test_errors.txt with test frames.
