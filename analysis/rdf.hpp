@@ -28,11 +28,11 @@
 #include <string>
 #include <vector>
 
+#include "analysis/statistics.hpp"
+#include "analysis/trajectory_tools.hpp"
 #include "engine/neighbor_list.hpp"
 #include "engine/system.hpp"
 #include "io/trajectory.hpp"
-#include "analysis/statistics.hpp"
-#include "analysis/trajectory_tools.hpp"
 
 namespace nqmd::analysis {
 

@@ -8,9 +8,9 @@
 #include <fmt/format.h>
 
 #include "engine/error.hpp"
-#include "io/extxyz.hpp"
 #include "engine/log.hpp"
 #include "engine/neighbor_list.hpp"
+#include "io/extxyz.hpp"
 #include "potential/nequip/training/error_sums.hpp"
 #ifdef NQMD_HAVE_NEQUIP
 #include "potential/nequip/nequip_potential.hpp"

@@ -11,15 +11,15 @@
 #include <fmt/format.h>
 
 #include "app/analyze_command.hpp"
-#include "io/checkpoint.hpp"
 #include "engine/error.hpp"
-#include "io/trajectory_writer.hpp"
 #include "engine/log.hpp"
+#include "engine/simulation.hpp"
 #include "engine/structure.hpp"
-#include "io/thermo_output.hpp"
 #include "engine/units.hpp"
 #include "integrators/initial_velocities.hpp"
-#include "engine/simulation.hpp"
+#include "io/checkpoint.hpp"
+#include "io/thermo_output.hpp"
+#include "io/trajectory_writer.hpp"
 
 namespace nqmd {
 

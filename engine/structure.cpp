@@ -4,10 +4,10 @@
 
 #include <fmt/format.h>
 
-#include "io/checkpoint.hpp"
 #include "engine/error.hpp"
 #include "engine/lattice.hpp"
 #include "engine/periodic_table.hpp"
+#include "io/checkpoint.hpp"
 
 namespace nqmd {
 

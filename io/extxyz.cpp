@@ -16,8 +16,8 @@
 #include <fmt/format.h>
 
 #include "engine/error.hpp"
-#include "engine/text.hpp"
 #include "engine/periodic_table.hpp"
+#include "engine/text.hpp"
 #include "engine/units.hpp"
 
 namespace nqmd {

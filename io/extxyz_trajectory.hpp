@@ -9,8 +9,8 @@
 #include <optional>
 #include <string>
 
-#include "io/extxyz.hpp"
 #include "engine/observer.hpp"
+#include "io/extxyz.hpp"
 
 namespace nqmd {
 

@@ -8,11 +8,11 @@
 #include <sstream>
 
 #include "engine/error.hpp"
+#include "io/npz.hpp"
 #include "potential/nequip/detail/deployed_impl.hpp"
 #include "potential/nequip/detail/e3nn_impl.hpp"
 #include "potential/nequip/detail/nequip_model_impl.hpp"
 #include "potential/nequip/detail/tensor_npy_impl.hpp"
-#include "io/npz.hpp"
 
 namespace nqmd::nequip {
 namespace detail {

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "io/npz.hpp"
 #include "potential/nequip/deployed.hpp"
 #include "potential/nequip/fused_network.hpp"
 #include "potential/nequip/graph.hpp"
 #include "potential/nequip/model_options.hpp"
-#include "io/npz.hpp"
 #include "potential/nequip/training_domain.hpp"
 
 namespace nqmd::nequip {

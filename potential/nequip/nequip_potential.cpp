@@ -14,10 +14,10 @@
 #include <fmt/ranges.h>
 
 #include "engine/error.hpp"
-#include "engine/text.hpp"
-#include "io/extxyz.hpp"
 #include "engine/log.hpp"
 #include "engine/spatial_order.hpp"
+#include "engine/text.hpp"
+#include "io/extxyz.hpp"
 #include "potential/nequip/nequip_model.hpp"
 #include "potential/nequip/torchscript_model.hpp"
 

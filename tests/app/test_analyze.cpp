@@ -17,8 +17,8 @@
 #include "app/analyze_command.hpp"
 #include "app/input_reference.hpp"
 #include "cli_runner.hpp"
-#include "io/extxyz.hpp"
 #include "engine/units.hpp"
+#include "io/extxyz.hpp"
 #include "test_paths.hpp"
 
 namespace {

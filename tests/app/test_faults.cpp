@@ -28,8 +28,8 @@
 #include <catch2/catch.hpp>
 
 #include "cli_runner.hpp"
-#include "io/checkpoint.hpp"
 #include "engine/error.hpp"
+#include "io/checkpoint.hpp"
 #include "io/extxyz.hpp"
 #include "io/trajectory.hpp"
 

@@ -7,9 +7,9 @@
 #include <catch2/catch.hpp>
 
 #include "cli_runner.hpp"
+#include "engine/units.hpp"
 #include "io/checkpoint.hpp"
 #include "io/trajectory.hpp"
-#include "engine/units.hpp"
 
 namespace {
 

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "engine/error.hpp"
-#include "integrators/integrator_test_support.hpp"
 #include "engine/simulation.hpp"
 #include "engine/watchdog.hpp"
+#include "integrators/integrator_test_support.hpp"
 #include "potential/potential.hpp"
 
 using namespace nqmd;

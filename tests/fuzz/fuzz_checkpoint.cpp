@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "io/checkpoint.hpp"
 #include "engine/error.hpp"
 #include "fuzz_support.hpp"
+#include "io/checkpoint.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string path = nqmd::fuzz::write_input("checkpoint.h5", data, size);

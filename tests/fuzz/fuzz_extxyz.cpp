@@ -6,9 +6,9 @@
 #include <cstdio>
 
 #include "engine/error.hpp"
+#include "fuzz_support.hpp"
 #include "io/extxyz.hpp"
 #include "io/trajectory.hpp"
-#include "fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string path = nqmd::fuzz::write_input("frames.extxyz", data, size);

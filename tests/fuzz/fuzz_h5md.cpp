@@ -5,9 +5,9 @@
 #include <cstdint>
 
 #include "engine/error.hpp"
+#include "fuzz_support.hpp"
 #include "io/h5md.hpp"
 #include "io/trajectory.hpp"
-#include "fuzz_support.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string path = nqmd::fuzz::write_input("trajectory.h5", data, size);

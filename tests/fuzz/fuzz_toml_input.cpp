@@ -12,10 +12,10 @@
 #include "engine/config.hpp"
 #include "engine/error.hpp"
 #include "engine/structure.hpp"
+#include "engine/watchdog.hpp"
 #include "fuzz_support.hpp"
 #include "integrators/initial_velocities.hpp"
 #include "integrators/integrator.hpp"
-#include "engine/watchdog.hpp"
 #include "potential/potential.hpp"
 
 namespace {

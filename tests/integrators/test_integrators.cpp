@@ -11,9 +11,9 @@
 #include <catch2/catch.hpp>
 
 #include "engine/error.hpp"
+#include "integrators/integrator_test_support.hpp"
 #include "integrators/random_stream.hpp"
 #include "integrators/velocities.hpp"
-#include "integrators/integrator_test_support.hpp"
 
 namespace nqmd::test {
 namespace {

@@ -9,9 +9,9 @@
 
 #include <catch2/catch.hpp>
 
+#include "integrators/integrator_test_support.hpp"
 #include "integrators/nvt_csvr.hpp"
 #include "integrators/velocities.hpp"
-#include "integrators/integrator_test_support.hpp"
 
 namespace nqmd::test {
 namespace {

@@ -15,9 +15,9 @@
 #include <utility>
 #include <vector>
 
-#include "input_error_message.hpp"
 #include "engine/error.hpp"
 #include "engine/observer.hpp"
+#include "input_error_message.hpp"
 #include "io/h5md.hpp"
 #include "io/trajectory.hpp"
 #include "temporary_directory.hpp"

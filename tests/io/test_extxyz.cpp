@@ -13,11 +13,11 @@
 
 #include <catch2/catch.hpp>
 
-#include "input_error_message.hpp"
 #include "engine/error.hpp"
-#include "io/extxyz.hpp"
 #include "engine/periodic_table.hpp"
 #include "engine/units.hpp"
+#include "input_error_message.hpp"
+#include "io/extxyz.hpp"
 #include "temporary_directory.hpp"
 #include "test_paths.hpp"
 

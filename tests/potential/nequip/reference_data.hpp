@@ -5,8 +5,8 @@
 #include <optional>
 #include <string>
 
-#include "potential/nequip/graph.hpp"
 #include "io/npz.hpp"
+#include "potential/nequip/graph.hpp"
 #include "test_paths.hpp"
 
 namespace nqmd::test {

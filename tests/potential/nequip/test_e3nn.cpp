@@ -5,9 +5,9 @@
 #include <random>
 
 #include "engine/error.hpp"
+#include "io/npz.hpp"
 #include "potential/nequip/detail/e3nn_impl.hpp"
 #include "potential/nequip/irreps.hpp"
-#include "io/npz.hpp"
 #include "potential/nequip/wigner.hpp"
 #include "reference_data.hpp"
 

@@ -6,10 +6,10 @@
 #include <iterator>
 
 #include "engine/error.hpp"
+#include "io/npz.hpp"
 #include "potential/nequip/detail/nequip_model_impl.hpp"
 #include "potential/nequip/nequip_model.hpp"
 #include "potential/nequip/nequip_potential.hpp"
-#include "io/npz.hpp"
 #include "reference_data.hpp"
 #include "temporary_directory.hpp"
 

@@ -10,8 +10,8 @@
 #include <random>
 
 #include "engine/error.hpp"
-#include "io/extxyz.hpp"
 #include "engine/neighbor_list.hpp"
+#include "io/extxyz.hpp"
 #include "potential/nequip/nequip_potential.hpp"
 #include "reference_data.hpp"
 #include "temporary_directory.hpp"

@@ -11,10 +11,10 @@
 
 #include "engine/error.hpp"
 #include "io/extxyz.hpp"
+#include "io/npz.hpp"
 #include "potential/nequip/detail/deployed_impl.hpp"
 #include "potential/nequip/detail/nequip_model_impl.hpp"
 #include "potential/nequip/nequip_model.hpp"
-#include "io/npz.hpp"
 #include "potential/nequip/training/dataset.hpp"
 #include "potential/nequip/training/statistics.hpp"
 #include "potential/nequip/training/trainer.hpp"

@@ -13,11 +13,11 @@
 #include <set>
 
 #include "engine/error.hpp"
-#include "io/extxyz.hpp"
 #include "engine/neighbor_list.hpp"
+#include "io/extxyz.hpp"
+#include "io/npz.hpp"
 #include "potential/nequip/nequip_model.hpp"
 #include "potential/nequip/nequip_potential.hpp"
-#include "io/npz.hpp"
 #include "potential/nequip/training/dataset.hpp"
 #include "potential/nequip/training/trainer.hpp"
 #include "potential/nequip/training_domain.hpp"
