@@ -26,6 +26,13 @@ void System::add_atom(std::string_view symbol, const Vec3& position, double mass
   images.push_back(Vec3i::Zero());
 }
 
+std::vector<std::string> System::symbols() const {
+  std::vector<std::string> per_atom;
+  per_atom.reserve(size());
+  for (std::size_t i = 0; i < size(); ++i) per_atom.push_back(symbol(i));
+  return per_atom;
+}
+
 void System::wrap_into_cell() {
   for (std::size_t i = 0; i < size(); ++i) images[i] += cell.wrap(positions[i]);
 }

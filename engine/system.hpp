@@ -26,6 +26,8 @@ class System {
   // Index of a chemical symbol in species_symbols, adding it if new.
   int species_index(std::string_view symbol);
   const std::string& symbol(std::size_t atom) const { return species_symbols[species[atom]]; }
+  // The chemical symbol of every atom, in atom order.
+  std::vector<std::string> symbols() const;
 
   Vec3 unwrapped_position(std::size_t atom) const { return positions[atom] + cell.shift_vector(images[atom]); }
   // Moves every atom into the cell along periodic axes, keeping unwrapped positions unchanged.

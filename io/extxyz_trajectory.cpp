@@ -76,10 +76,7 @@ ExtxyzTrajectoryWriter::ExtxyzTrajectoryWriter(ExtxyzTrajectoryOptions options) 
   if (exists && options_.resume_after_step) {
     truncate_after_step(path, *options_.resume_after_step);
   } else if (exists && !options_.overwrite) {
-    throw InputError(
-        fmt::format("{}: already exists; refusing to overwrite it (remove it, allow overwriting, or "
-                    "restart from a checkpoint to append)",
-                    path));
+    throw existing_trajectory_error(path);
   }
   writer_ = std::make_unique<ExtxyzWriter>(path, /*append=*/exists && options_.resume_after_step.has_value());
 }

@@ -143,13 +143,6 @@ void link_step_and_time(const hdf5::File& file, hid_t group, const std::string& 
     file.fail(fmt::format("cannot link {}/step and time to the positions'", group_name));
 }
 
-std::vector<std::string> per_atom_symbols(const System& system) {
-  std::vector<std::string> symbols;
-  symbols.reserve(system.size());
-  for (std::size_t i = 0; i < system.size(); ++i) symbols.push_back(system.symbol(i));
-  return symbols;
-}
-
 void write_metadata(const hdf5::File& file, const std::string& author_name) {
   Handle h5md = create_group(file, file.id(), "h5md");
   hdf5::write_ints_attribute(file, h5md.get(), "version", {1, 1});
@@ -209,10 +202,7 @@ H5mdWriter::H5mdWriter(H5mdWriterOptions options) : options_(std::move(options))
     return;
   }
   if (exists && !options_.overwrite)
-    throw InputError(
-        fmt::format("{}: already exists; refusing to overwrite it (remove it, allow overwriting, or "
-                    "restart from a checkpoint to append)",
-                    path));
+    throw existing_trajectory_error(path);
   state_ = std::make_unique<State>(hdf5::File(path, H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)));
   write_metadata(state_->file, options_.author.empty() ? default_author() : options_.author);
   flush();
@@ -355,7 +345,7 @@ void H5mdWriter::observe(const StepData& data) {
 
   if (!state.atoms_checked) {
     if (atoms == 0) file.fail("cannot write a trajectory of a system without atoms");
-    if (state.particles_ready && (atoms != state.atoms || per_atom_symbols(system) != state.file_symbols))
+    if (state.particles_ready && (atoms != state.atoms || system.symbols() != state.file_symbols))
       file.fail(fmt::format("cannot append: its {} atoms are not the {} atoms simulated (other numbers or species)",
                             state.atoms, atoms));
     state.species = system.species;

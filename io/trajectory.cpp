@@ -18,13 +18,6 @@
 namespace nqmd {
 namespace {
 
-std::vector<std::string> per_atom_symbols(const System& system) {
-  std::vector<std::string> symbols;
-  symbols.reserve(system.size());
-  for (std::size_t i = 0; i < system.size(); ++i) symbols.push_back(system.symbol(i));
-  return symbols;
-}
-
 // Value of an info key written by nequip-md's trajectory writer (step, time_fs), if the frame has it.
 template <typename T>
 std::optional<T> info_number(const std::string& path, const Frame& frame, std::size_t index, const char* key) {
@@ -66,7 +59,7 @@ Trajectory read_extxyz_trajectory(const std::string& path, const TrajectoryReadO
     const System& system = frame.system;
     const std::string where = fmt::format("{}: frame {} (counting from 0)", path, index);
     if (trajectory.frames.empty()) {
-      trajectory.symbols = per_atom_symbols(system);
+      trajectory.symbols = system.symbols();
       trajectory.masses = system.masses;
       velocities = frame.has_velocities;
     } else {
@@ -75,7 +68,7 @@ Trajectory read_extxyz_trajectory(const std::string& path, const TrajectoryReadO
             fmt::format("{} has {} atoms but the first frame read has {}; a trajectory needs the same "
                         "atoms in every frame",
                         where, system.size(), trajectory.atoms()));
-      if (per_atom_symbols(system) != trajectory.symbols)
+      if (system.symbols() != trajectory.symbols)
         throw InputError(
             fmt::format("{}: the species differ from the first frame read; a trajectory needs the same "
                         "atoms in every frame",

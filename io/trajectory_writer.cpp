@@ -14,6 +14,12 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 
 }  // namespace
 
+InputError existing_trajectory_error(const std::string& path) {
+  return InputError(fmt::format("{}: already exists; refusing to overwrite it (remove it, allow overwriting, or "
+                                "restart from a checkpoint to append)",
+                                path));
+}
+
 TrajectoryFormatRegistry& TrajectoryFormatRegistry::instance() {
   static TrajectoryFormatRegistry registry;
   return registry;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/error.hpp"
 #include "engine/observer.hpp"
 
 namespace nqmd {
@@ -33,6 +34,9 @@ struct TrajectoryFormat {
   bool writes_images = false;        // whether it can store image counters
   std::function<std::unique_ptr<Observer>(const TrajectoryWriterOptions&)> create;
 };
+
+// What a writer says when its file exists and it may neither replace nor continue it.
+InputError existing_trajectory_error(const std::string& path);
 
 class TrajectoryFormatRegistry {
  public:
