@@ -11,6 +11,7 @@
 #include "engine/error.hpp"
 #include "engine/log.hpp"
 #include "engine/units.hpp"
+#include "io/atomic_file.hpp"
 
 namespace nqmd {
 namespace {
@@ -50,11 +51,17 @@ ThermoOutput::ThermoOutput(const std::string& csv_path, double timestep_fs, std:
     if (resume_after_step) {
       if (std::ifstream(csv_path_).good()) kept = rows_up_to(csv_path_, *resume_after_step);
     }
-    csv_ = std::fopen(csv_path_.c_str(), "w");
-    if (csv_ == nullptr) throw InputError(fmt::format("{}: cannot open the thermo file for writing", csv_path_));
     if (kept.empty()) kept = std::string(kCsvHeader) + "\n";
-    std::fputs(kept.c_str(), csv_);
-    flush();
+    // The header (and on a restart the rows kept) replace the file whole, so that a kill here loses no row of the
+    // run being continued; the run then appends.
+    replace_file_atomically(csv_path_, [&](const std::string& temporary) {
+      std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+      out << kept;
+      out.close();
+      if (!out) throw InputError(fmt::format("{}: cannot write the thermo file (through {})", csv_path_, temporary));
+    });
+    csv_ = std::fopen(csv_path_.c_str(), "a");
+    if (csv_ == nullptr) throw InputError(fmt::format("{}: cannot open the thermo file for writing", csv_path_));
   }
   previous_time_ = start_time_ = last_draw_ = std::chrono::steady_clock::now();
 }
