@@ -1,7 +1,9 @@
 // nequip-md command line: parses arguments and hands over to the run wiring. Exit codes: 0 success,
 // 1 user error (one line on stderr), 2 internal error, 128 + signal after a clean stop on SIGINT/SIGTERM/SIGUSR1.
+#include <csignal>
 #include <cstdio>
 #include <exception>
+#include <new>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -15,6 +17,7 @@
 #include "engine/error.hpp"
 #include "engine/log.hpp"
 #include "engine/stop_signals.hpp"
+#include "engine/text.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"nequip-md: molecular dynamics with the NequIP equivariant potential (units: A, eV, fs, amu, K)"};
@@ -72,10 +75,12 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // A closed pipe on stdout (`nequip-md run in.toml | head`) is a failed write (engine/log.hpp), not a killed run.
+  std::signal(SIGPIPE, SIG_IGN);
   nqmd::log::set_level(quiet ? nqmd::log::Level::quiet : verbose ? nqmd::log::Level::verbose : nqmd::log::Level::normal);
   try {
     if (show_version) {
-      fmt::print("{}\n", nqmd::version_text());
+      nqmd::log::result("{}\n", nqmd::version_text());
     } else if (*run || !bare_input.empty()) {
       if (!bare_input.empty()) run_request.input_path = bare_input;
       if (!restart_path.empty()) run_request.restart_path = restart_path;
@@ -88,21 +93,23 @@ int main(int argc, char** argv) {
     } else if (*analyze) {
       nqmd::run_analysis(analysis_path);
     } else if (*reference) {
-      fmt::print("{}", nqmd::input_reference_markdown());
+      nqmd::log::result("{}", nqmd::input_reference_markdown());
     } else {
-      fmt::print("{}", app.help());
+      nqmd::log::result("{}", app.help());
     }
   } catch (const nqmd::StopRequested& stop) {
-    std::fflush(stdout);
-    fmt::print(stderr, "{}\n", stop.what());
+    nqmd::log::write(stderr, nqmd::printable_line(stop.what()) + "\n");
     return 128 + stop.signal();
   } catch (const nqmd::InputError& error) {
-    std::fflush(stdout);
-    fmt::print(stderr, "error: {}\n", error.what());
+    nqmd::log::write(stderr, "error: " + nqmd::printable_line(error.what()) + "\n");
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // Sizes read from inputs are bounded before allocation; this is the last line of defence.
+    nqmd::log::write(stderr, "error: out of memory: the input asks for more memory than this machine has (check "
+                             "atom counts, repeats, bins and model sizes)\n");
     return 1;
   } catch (const std::exception& error) {
-    std::fflush(stdout);
-    fmt::print(stderr, "internal error: {}\n", error.what());
+    nqmd::log::write(stderr, "internal error: " + nqmd::printable_line(error.what()) + "\n");
     return 2;
   }
   return 0;

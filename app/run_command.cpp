@@ -100,7 +100,8 @@ const SectionSchema& output_section_schema() {
            .at_least(1)
            .defaults_to(std::int64_t{10}),
        KeySpec("fields", KeyType::string_array,
-               "per-atom fields besides positions: velocities, forces, images (H5MD only); default velocities, images")
+               "per-atom fields besides positions: velocities, forces, images (H5MD only); default velocities, and images "
+               "for H5MD")
            .one_of({"velocities", "forces", "images"}),
        KeySpec("compression", KeyType::integer, "H5MD deflate level of per-atom data, 0 (none) to 9")
            .at_least(0)
@@ -151,7 +152,9 @@ std::unique_ptr<Observer> trajectory_writer(const ConfigSection& output, const s
   if (format == nullptr)
     output.fail("trajectory_file", fmt::format("unknown format: the name must end in {}",
                                                TrajectoryFormatRegistry::instance().endings_text()));
-  std::vector<std::string> fields{"velocities", "images"};
+  // Default: velocities, and image counters where the format has them (extxyz has none).
+  std::vector<std::string> fields{"velocities"};
+  if (format->writes_images) fields.push_back("images");
   if (output.has("fields")) fields = output.string_array("fields");
   auto wants = [&](const char* field) { return std::find(fields.begin(), fields.end(), field) != fields.end(); };
   if (wants("images") && !format->writes_images)

@@ -34,6 +34,15 @@ const ForceResult& ForceEvaluation::compute(System& system) {
   return result_;
 }
 
+void ForceEvaluation::restore_neighbor_list(const System& system, const std::vector<Vec3>& positions,
+                                            const Mat3& lattice) {
+  System as_built = system;
+  as_built.positions = positions;
+  as_built.cell = Cell(lattice, system.cell.pbc());
+  neighbors_.build(as_built);
+  rebuild_next_ = false;
+}
+
 void ForceEvaluation::check_positions_sane(const System& system) const {
   // An atom thousands of cells away (or at infinity) means the dynamics diverged; binning it would overflow.
   const double limit = 1e4 * std::max(1.0, system.cell.perpendicular_widths().maxCoeff()) + 1e6;

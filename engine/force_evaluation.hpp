@@ -30,6 +30,10 @@ class ForceEvaluation final : public ForceProvider {
   void set_step(std::uint64_t step) { step_ = step; }
   // The next compute() rebuilds the neighbour list whatever the schedule says (a fresh start, a checkpoint).
   void rebuild_next() { rebuild_next_ = true; }
+  bool rebuild_pending() const { return rebuild_next_; }
+  // The list as it was built from `positions` in `lattice` (a checkpoint's), for the atoms and pbc of `system`;
+  // nothing is wrapped, so the restarted run continues with the list and the positions the original run had.
+  void restore_neighbor_list(const System& system, const std::vector<Vec3>& positions, const Mat3& lattice);
 
   // Forces at the current positions, into result() (which it returns). InputError "step N: atom i ..." if an
   // atom is at a non-finite position or thousands of cells away when the list is rebuilt.

@@ -39,6 +39,10 @@ class NeighborList {
   // Different for every build of every neighbour list of the process (0: never built): what was computed from a
   // build (e.g. an order of the atoms) is still valid while the id is unchanged.
   std::uint64_t build_id() const { return build_id_; }
+  // Positions and lattice the list was last built from (empty before the first build). A checkpoint keeps them so
+  // that a restart builds the same list again instead of a new one at other positions (docs/reliability.md).
+  const std::vector<Vec3>& built_positions() const { return built_positions_; }
+  const Mat3& built_lattice() const { return built_lattice_; }
 
   // Edges sorted by centre atom: those of atom i are [offsets()[i], offsets()[i+1]).
   std::size_t num_edges() const { return neighbors_.size(); }

@@ -38,16 +38,19 @@ class Observer {
   virtual void after_step(std::uint64_t /*step*/) {}
   // Makes everything written so far durable (before a checkpoint, at a signal, at the end).
   virtual void flush() {}
+  // Whether it also sees the last step of a run that is not a multiple of its interval (thermo output does, as
+  // LAMMPS prints thermo on the last step of every run).
+  virtual bool observes_last_step() const { return false; }
 };
 
 // The observers of a run, each called every N steps (N >= 1; 0 is taken as 1).
 class ObserverSchedule {
  public:
   void add(std::unique_ptr<Observer> observer, std::uint64_t every);
-  // Whether an observer is due at `step`.
-  bool due(std::uint64_t step) const;
+  // Whether an observer is due at `step` (`last_step`: the last step of the run).
+  bool due(std::uint64_t step, bool last_step = false) const;
   // Calls the observers due at data.thermo.step, or every observer (the last good step of a run that stops).
-  void observe(const StepData& data, bool every_observer = false);
+  void observe(const StepData& data, bool every_observer = false, bool last_step = false);
   void after_step(std::uint64_t step);
   void flush();
 

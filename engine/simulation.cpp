@@ -57,7 +57,12 @@ void Simulation::restore(const Checkpoint& checkpoint) {
   forces.virial = checkpoint.virial;
   step_ = checkpoint.step;
   time_fs_ = checkpoint.time_fs;
-  forces_.rebuild_next();  // as the original run does right after writing this checkpoint
+  // The list the original run had at this step, or (a checkpoint without one, or one written where the list was
+  // to be rebuilt anyway) a new one at the next evaluation.
+  if (!checkpoint.neighbor_list_positions.empty())
+    forces_.restore_neighbor_list(system_, checkpoint.neighbor_list_positions, checkpoint.neighbor_list_cell);
+  else
+    forces_.rebuild_next();
   integrator_->setup(system_, forces);
   integrator_->load_state(checkpoint.integrator);
   remember_good_state();
@@ -65,7 +70,7 @@ void Simulation::restore(const Checkpoint& checkpoint) {
 }
 
 void Simulation::run_until(std::uint64_t last_step) {
-  if (last_observed_step_ != step_) observe();
+  if (last_observed_step_ != step_) observe(false, step_ == last_step);
   while (step_ < last_step) {
     Stopwatch clock;
     const double inside_forces = forces_.neighbor_seconds() + forces_.potential_seconds();
@@ -89,7 +94,7 @@ void Simulation::run_until(std::uint64_t last_step) {
       throw;
     }
     timings_.checks += clock.lap();
-    observe();
+    observe(false, step_ == last_step);
     observers_.after_step(step_);
     if (!checkpoints_.path.empty() && checkpoints_.every > 0 && step_ % checkpoints_.every == 0) write_checkpoint();
     timings_.output += clock.lap();
@@ -147,6 +152,7 @@ void Simulation::restore_good_state() {
   integrator_->load_state(last_good_.integrator);
   step_ = last_good_.step;
   time_fs_ = last_good_.time_fs;
+  forces_.rebuild_next();
 }
 
 ThermoState Simulation::thermo() const {
@@ -168,12 +174,12 @@ ThermoState Simulation::thermo() const {
   return thermo;
 }
 
-void Simulation::observe(bool every_observer) {
-  if (!every_observer && !observers_.due(step_)) return;
+void Simulation::observe(bool every_observer, bool last_step) {
+  if (!every_observer && !observers_.due(step_, last_step)) return;
   last_observed_step_ = step_;
   const ThermoState state = thermo();
   const StepData data{system_, forces_.result().forces, forces_.result().virial, state};
-  observers_.observe(data, every_observer);
+  observers_.observe(data, every_observer, last_step);
 }
 
 Checkpoint Simulation::checkpoint() const {
@@ -187,13 +193,19 @@ Checkpoint Simulation::checkpoint() const {
   checkpoint.forces = forces.forces;
   checkpoint.virial = forces.virial;
   checkpoint.integrator = integrator_->save_state();
+  // The list the next step uses, unless it is to be rebuilt anyway (after a failed step its build may belong to
+  // positions that were then undone).
+  const NeighborList& neighbors = forces_.neighbor_list();
+  if (!forces_.rebuild_pending() && neighbors.built_positions().size() == system_.size()) {
+    checkpoint.neighbor_list_positions = neighbors.built_positions();
+    checkpoint.neighbor_list_cell = neighbors.built_lattice();
+  }
   return checkpoint;
 }
 
 void Simulation::write_checkpoint() {
   observers_.flush();
   nqmd::write_checkpoint(checkpoints_.path, checkpoint());
-  forces_.rebuild_next();
 }
 
 }  // namespace nqmd

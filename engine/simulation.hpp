@@ -54,7 +54,7 @@ class Simulation {
   // Continue from a checkpoint of the same system (InputError if the atom count or species differ).
   void restore(const Checkpoint& checkpoint);
   // Advances to step `last_step`; observers see every multiple of their interval, including the first step
-  // if it is one. On non-finite energies or forces it stops with an InputError naming the step and atom,
+  // if it is one, and those that ask for it (thermo) see `last_step` too. On non-finite energies or forces it stops with an InputError naming the step and atom,
   // after writing a checkpoint of the last good step and flushing the observers. On a stop signal
   // (engine/stop_signals.hpp) it finishes the step, flushes, checkpoints and throws StopRequested.
   void run_until(std::uint64_t last_step);
@@ -93,8 +93,9 @@ class Simulation {
   GoodState last_good_;
   StepTimings timings_;  // all but the neighbour list and the potential, which forces_ times
 
-  // Observers due at this step, or all of them (the last good step of a run that stops on an error).
-  void observe(bool every_observer = false);
+  // Observers due at this step, or all of them (the last good step of a run that stops on an error);
+  // `last_step`: this is the last step of the run.
+  void observe(bool every_observer = false, bool last_step = false);
   void check_finite() const;
   void check_extrapolation();
   [[noreturn]] void stop_on_signal(int signal);

@@ -1,6 +1,7 @@
 #pragma once
 // Small text helpers shared by the input readers.
 #include <cctype>
+#include <string>
 #include <string_view>
 
 namespace nqmd {
@@ -13,5 +14,10 @@ inline std::string_view trim(std::string_view text) {
   while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
   return text;
 }
+
+// `text` fit for one terminal line: bytes that are not printable ASCII (raw bytes of a binary file, newlines,
+// escape sequences) as \xNN, and at most `limit` characters: a longer text keeps its start and end around
+// "...[N bytes]..." (a 10 MB path echoed in a message stays one short line that still shows both ends).
+std::string printable_line(std::string_view text, std::size_t limit = 600);
 
 }  // namespace nqmd

@@ -162,6 +162,13 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
       const hsize_t size[1] = {values.size()};
       file.write("integrator/integers/" + name, H5T_NATIVE_UINT64, 1, size, values.data());
     }
+    if (!checkpoint.neighbor_list_positions.empty()) {
+      if (checkpoint.neighbor_list_positions.size() != atoms)
+        throw std::logic_error("checkpoint neighbour-list positions do not match the system");
+      file.write("neighbor_list/positions", H5T_NATIVE_DOUBLE, 2, vectors, checkpoint.neighbor_list_positions.data());
+      const Eigen::Matrix<double, 3, 3, Eigen::RowMajor> built_cell = checkpoint.neighbor_list_cell;
+      file.write("neighbor_list/cell", H5T_NATIVE_DOUBLE, 2, matrix, built_cell.data());
+    }
     if (H5Fflush(file.id(), H5F_SCOPE_GLOBAL) < 0) file.fail("cannot flush (disk full?)");
   });
 }
@@ -227,6 +234,16 @@ Checkpoint read_checkpoint(const std::string& path) {
     std::vector<std::uint64_t>& values = checkpoint.integrator.integers[name];
     values.resize(file.size_of("integrator/integers/" + name));
     file.read("integrator/integers/" + name, H5T_NATIVE_UINT64, values.size(), values.data());
+  }
+  if (file.exists("neighbor_list/positions")) {
+    checkpoint.neighbor_list_positions.resize(atoms);
+    file.read("neighbor_list/positions", H5T_NATIVE_DOUBLE, 3 * atoms, checkpoint.neighbor_list_positions.data());
+    Eigen::Matrix<double, 3, 3, Eigen::RowMajor> built_cell;
+    file.read("neighbor_list/cell", H5T_NATIVE_DOUBLE, 9, built_cell.data());
+    checkpoint.neighbor_list_cell = built_cell;
+    for (const Vec3& position : checkpoint.neighbor_list_positions)
+      if (!position.allFinite()) file.fail("neighbor_list/positions holds a non-finite value (damaged file?)");
+    if (!checkpoint.neighbor_list_cell.allFinite()) file.fail("neighbor_list/cell holds a non-finite value");
   }
   return checkpoint;
 }

@@ -67,7 +67,7 @@ ThermoOutput::ThermoOutput(const std::string& csv_path, double timestep_fs, std:
 }
 
 ThermoOutput::~ThermoOutput() {
-  if (progress_drawn_) std::fputs("\n", stderr);
+  if (progress_drawn_) log::write(stderr, "\n");
   if (csv_ != nullptr) std::fclose(csv_);
 }
 
@@ -89,7 +89,7 @@ void ThermoOutput::observe(const StepData& data) {
   previous_time_ = now;
 
   if (progress_drawn_) {
-    std::fputs("\r\033[K", stderr);
+    log::write(stderr, "\r\033[K");
     progress_drawn_ = false;
   }
   if (!header_printed_) {
@@ -116,18 +116,23 @@ void ThermoOutput::flush() {
 
 void ThermoOutput::after_step(std::uint64_t step) {
   if (!progress_on_terminal_ || last_step_ <= start_step_) return;
+  if (step >= last_step_) {
+    // The last step has its thermo row; the bar goes, so that what is printed next starts a clean line.
+    if (progress_drawn_) log::write(stderr, "\r\033[K");
+    progress_drawn_ = false;
+    return;
+  }
   const auto now = std::chrono::steady_clock::now();
-  if (now - last_draw_ < std::chrono::milliseconds(250) && step != last_step_) return;
+  if (now - last_draw_ < std::chrono::milliseconds(250)) return;
   last_draw_ = now;
   const double done = static_cast<double>(step - start_step_) / static_cast<double>(last_step_ - start_step_);
   const double elapsed = std::chrono::duration<double>(now - start_time_).count();
   const double left = done > 0 ? elapsed * (1.0 - done) / done : 0.0;
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(done * kWidth);
-  fmt::print(stderr, "\r\033[K[{:=<{}}{: <{}}] {:5.1f}%  step {}/{}  ETA {:02d}:{:02d}:{:02d}", "", filled, "",
-             kWidth - filled, 100.0 * done, step, last_step_, static_cast<int>(left) / 3600,
-             static_cast<int>(left) / 60 % 60, static_cast<int>(left) % 60);
-  std::fflush(stderr);
+  log::write(stderr, fmt::format("\r\033[K[{:=<{}}{: <{}}] {:5.1f}%  step {}/{}  ETA {:02d}:{:02d}:{:02d}", "", filled,
+                                 "", kWidth - filled, 100.0 * done, step, last_step_, static_cast<int>(left) / 3600,
+                                 static_cast<int>(left) / 60 % 60, static_cast<int>(left) % 60));
   progress_drawn_ = true;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 // Thermo output every N steps: a line on the terminal and a row in a CSV file whose header states the units,
 // plus throughput (ns/day, timesteps/s, us/atom/step) over the interval since the previous row. On a terminal
-// a progress bar with the estimated time left is drawn on stderr between rows.
+// a progress bar with the estimated time left is drawn on stderr between rows. The last step of a run always
+// has its row, whatever the interval.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -26,6 +27,7 @@ class ThermoOutput final : public Observer {
   void flush() override;
   // Redraws the progress bar (at most a few times per second, only on a terminal).
   void after_step(std::uint64_t step) override;
+  bool observes_last_step() const override { return true; }
 
  private:
   std::string csv_path_;

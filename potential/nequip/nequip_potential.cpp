@@ -240,9 +240,12 @@ void NequipPotential::compute(const System& system, const NeighborList& neighbor
     m.mapped_symbols = system.species_symbols;
   }
   // The graph's atoms go in a spatial order, made again at each neighbour-list build: the message passing gathers
-  // the features of each atom's neighbours, which are then near it in memory (docs/performance.md, scaling).
+  // the features of each atom's neighbours, which are then near it in memory (docs/performance.md, scaling). It
+  // is made from the positions of the build, so a run restarted with its list has the same order.
   if (neighbors.build_id() != m.ordered_at_build || m.order.size() != system.size()) {
-    m.order = spatial_order(system.positions, kOrderBinWidth);
+    m.order = spatial_order(neighbors.built_positions().size() == system.size() ? neighbors.built_positions()
+                                                                                : system.positions,
+                            kOrderBinWidth);
     m.ordered_at_build = neighbors.build_id();
   }
   AtomicGraph& graph = m.graph;

@@ -1,6 +1,10 @@
 // Whole runs through the command line: restarts that continue bit for bit, blow-ups that stop cleanly,
 // checkpoints that belong to another system, and the ideal-gas pressure.
+#include <sys/wait.h>
+
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <vector>
 
@@ -67,22 +71,21 @@ TEST_CASE("run: a run split by a restart is bit-identical to the unsplit run", "
   for (const std::string& integrator : integrators) {
     INFO(integrator);
     CliSandbox whole, split;
-    // The unsplit run checkpoints at step 40 (a rebuild point, as the split run's restart is).
+    // The split is at step 37, where the unsplit run writes no checkpoint, as at a stop by a signal between periodic
+    // checkpoints: the restart must continue with the neighbour list the unsplit run has there.
     const std::string trajectory = "\n[output]\ntrajectory_file = \"traj.h5\"\ntrajectory_every = 10\n";
-    whole.write("input.toml", argon_input(integrator, 80, "checkpoint_every = 40\n") + trajectory);
+    whole.write("input.toml", argon_input(integrator, 80) + trajectory);
     const CommandResult unsplit = whole.run("run input.toml");
     INFO(unsplit.err);
     REQUIRE(unsplit.exit_code == 0);
 
-    split.write("first.toml", argon_input(integrator, 40) + trajectory);
+    split.write("first.toml", argon_input(integrator, 37) + trajectory);
     REQUIRE(split.run("run first.toml").exit_code == 0);
     split.write("input.toml", argon_input(integrator, 80, "thermo_file = \"thermo.csv\"\n") + trajectory);
-    // The restarted run continues the first run's thermo file.
-    std::filesystem::copy_file(split.path("thermo.csv"), split.path("thermo_first.csv"));
     const CommandResult continued = split.run("run input.toml --restart checkpoint.h5");
     INFO(continued.err);
     REQUIRE(continued.exit_code == 0);
-    CHECK(continued.out.find("restarted from checkpoint.h5 at step 40") != std::string::npos);
+    CHECK(continued.out.find("restarted from checkpoint.h5 at step 37") != std::string::npos);
 
     const nqmd::Checkpoint a = nqmd::read_checkpoint(whole.path("checkpoint.h5"));
     const nqmd::Checkpoint b = nqmd::read_checkpoint(split.path("checkpoint.h5"));
@@ -99,10 +102,14 @@ TEST_CASE("run: a run split by a restart is bit-identical to the unsplit run", "
     CHECK(a.energy == b.energy);
     CHECK(a.integrator.reals == b.integrator.reals);
     CHECK(a.integrator.integers == b.integrator.integers);
-    // Thermo rows (all physical columns, printed at full precision) agree row by row, 17 rows: 0, 5, ..., 80.
+    // Thermo rows (all physical columns, printed at full precision) agree row by row: 0, 5, ..., 80, and the split
+    // file has the first run's last step, 37, besides.
     const auto rows_whole = physical_rows(whole.read("thermo.csv"));
-    const auto rows_split = physical_rows(split.read("thermo.csv"));
+    auto rows_split = physical_rows(split.read("thermo.csv"));
     CHECK(rows_whole.size() == 18);
+    REQUIRE(rows_split.size() == 19);
+    CHECK(rows_split[9].rfind("37,", 0) == 0);
+    rows_split.erase(rows_split.begin() + 9);
     CHECK(rows_whole == rows_split);
     // The restarted run continues the trajectory: 9 frames (steps 0, 10, ..., 80), identical to the unsplit run's.
     const nqmd::Trajectory frames_whole = nqmd::read_trajectory(whole.path("traj.h5"));
@@ -113,8 +120,55 @@ TEST_CASE("run: a run split by a restart is bit-identical to the unsplit run", "
       CHECK(frames_split.frames[f].step == 10 * f);
       CHECK(frames_split.frames[f].positions == frames_whole.frames[f].positions);
       CHECK(frames_split.frames[f].velocities == frames_whole.frames[f].velocities);
+      CHECK(frames_split.frames[f].images == frames_whole.frames[f].images);
     }
   }
+}
+
+TEST_CASE("run: the last step always has its thermo row, whatever thermo_every", "[app][run]") {
+  CliSandbox sandbox;
+  std::string input = argon_input("[integrator]\nkind = \"nve\"\ntimestep = 5.0\n", 23);
+  input.replace(input.find("thermo_every = 5"), 16, "thermo_every = 800");
+  sandbox.write("input.toml", input);
+  const CommandResult result = sandbox.run("run input.toml");
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const std::vector<double> steps = nqmd::test::csv_column(sandbox.read("thermo.csv"), 0);
+  CHECK(steps == std::vector<double>{0.0, 23.0});
+}
+
+TEST_CASE("run: terminal output that cannot be written never stops a run", "[app][run][terminal]") {
+  if (!std::filesystem::exists("/dev/full")) {
+    WARN("no /dev/full here: skipped");
+    return;
+  }
+  std::string input = argon_input("[integrator]\nkind = \"nve\"\ntimestep = 5.0\n", 300);
+  input.replace(input.find("thermo_every = 5"), 16, "thermo_every = 1");
+  for (const std::string redirect : {" > /dev/full", " > /dev/full 2> /dev/full", " 2> /dev/full"}) {
+    INFO(redirect);
+    CliSandbox sandbox;
+    sandbox.write("input.toml", input);
+    const std::string command = "cd '" + sandbox.directory().string() + "' && '" + NQMD_EXECUTABLE +
+                                "' -v run input.toml" + redirect + " < /dev/null";
+    const int status = std::system(command.c_str());
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+    const std::vector<double> steps = nqmd::test::csv_column(sandbox.read("thermo.csv"), 0);
+    CHECK(steps.size() == 301);
+    CHECK(nqmd::read_checkpoint(sandbox.path("checkpoint.h5")).step == 300);
+  }
+}
+
+TEST_CASE("run: an extxyz trajectory without a fields key gets the default fields it can hold", "[app][run]") {
+  CliSandbox sandbox;
+  sandbox.write("input.toml", argon_input("[integrator]\nkind = \"nve\"\ntimestep = 5.0\n", 10) +
+                                  "\n[output]\ntrajectory_file = \"traj.extxyz\"\ntrajectory_every = 5\n");
+  const CommandResult result = sandbox.run("run input.toml");
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  const nqmd::Trajectory frames = nqmd::read_trajectory(sandbox.path("traj.extxyz"));
+  REQUIRE(frames.frames.size() == 3);
+  CHECK(frames.frames[2].velocities.size() == 108);
 }
 
 TEST_CASE("run: a blow-up stops with the step and atom, keeping a checkpoint of the last good step",
