@@ -30,19 +30,27 @@ int main(int argc, char** argv) {
   // `nequip-md input.toml`, as LAMMPS and GPUMD users start a run: the same as `nequip-md run input.toml`.
   std::string bare_input;
   app.add_option("input", bare_input, "input file (TOML): run it, as `run INPUT` does");
-
   nqmd::RunRequest run_request;
+  app.add_option("-t,--threads", run_request.threads, "with a bare INPUT: threads of the run (as run -t)")
+      ->check(CLI::Range(1, 4096));
+
   std::string restart_path;
   CLI::App* run = app.add_subcommand("run", "run molecular dynamics as INPUT.toml describes");
   run->add_option("input", run_request.input_path, "input file (TOML)")->required();
   run->add_option("--restart", restart_path, "continue from this checkpoint (HDF5) of the same input");
   run->add_flag("-f,--force", run_request.force, "replace output files left by another run");
+  run->add_option("-t,--threads", run_request.threads, "threads of the run (overrides [run] threads)")
+      ->check(CLI::Range(1, 4096));
 
   std::string analysis_path;
   CLI::App* analyze = app.add_subcommand("analyze", "analyse trajectories as ANALYSIS.toml describes: CSV, figures, summary");
   analyze->add_option("input", analysis_path, "analysis file (TOML)")->required();
 
   CLI::App* reference = app.add_subcommand("input-reference", "print the reference of every input.toml key (Markdown)");
+  std::string reference_section;
+  bool reference_template = false;
+  reference->add_option("section", reference_section, "only this section (e.g. integrator)");
+  reference->add_flag("--template", reference_template, "print a commented input.toml that runs as it is");
 
   nqmd::TrainRequest train_request;
   CLI::App* train = app.add_subcommand("train", "fit a NequIP model to extxyz frames as TRAIN.toml describes");
@@ -93,7 +101,8 @@ int main(int argc, char** argv) {
     } else if (*analyze) {
       nqmd::run_analysis(analysis_path);
     } else if (*reference) {
-      nqmd::log::result("{}", nqmd::input_reference_markdown());
+      nqmd::log::result("{}", reference_template ? nqmd::input_template()
+                                                 : nqmd::input_reference_markdown(reference_section));
     } else {
       nqmd::log::result("{}", app.help());
     }

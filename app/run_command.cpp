@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -15,11 +16,15 @@
 #include "engine/log.hpp"
 #include "engine/simulation.hpp"
 #include "engine/structure.hpp"
+#include "engine/threads.hpp"
 #include "engine/units.hpp"
 #include "integrators/initial_velocities.hpp"
 #include "io/checkpoint.hpp"
 #include "io/thermo_output.hpp"
 #include "io/trajectory_writer.hpp"
+#ifdef NQMD_HAVE_NEQUIP
+#include "potential/nequip/build_info.hpp"
+#endif
 
 namespace nqmd {
 
@@ -78,6 +83,12 @@ const SectionSchema& run_section_schema() {
            .at_least(0)
            .defaults_to(std::int64_t{0}),
        KeySpec("checkpoint_file", KeyType::string, "checkpoint file (HDF5); \"\" for none").defaults_to("checkpoint.h5"),
+       KeySpec("threads", KeyType::integer,
+               "threads of the run: the potential and the neighbour list (0: OMP_NUM_THREADS if set, else every "
+               "core; the command line's -t overrides it)")
+           .at_least(0)
+           .at_most(4096)
+           .defaults_to(std::int64_t{0}),
        KeySpec("min_distance", KeyType::real, "warn at start about atom pairs closer than this (A)")
            .at_least(0.0)
            .defaults_to(0.5),
@@ -171,6 +182,43 @@ std::unique_ptr<Observer> trajectory_writer(const ConfigSection& output, const s
   return format->create(options);
 }
 
+// One thread count for the run (after the potential is made, which may have set its own): OpenMP's and libtorch's.
+void use_threads(int threads, const InputFile& input) {
+  if (threads <= 0) return;
+  const ConfigSection potential = input.section(potential_section_schema().merged_with(
+      PotentialRegistry::instance().find(input.kind_of("potential", PotentialRegistry::instance().names()))->schema));
+  if (potential.has("threads") && potential.integer("threads") != threads)
+    log::warn("[potential] threads = {} is overridden by the run's {} threads ([run] threads or -t)",
+              potential.integer("threads"), threads);
+  set_openmp_threads(threads);
+#ifdef NQMD_HAVE_NEQUIP
+  set_libtorch_threads(threads);
+#endif
+  log::detail("threads: {}", threads);
+}
+
+// A time step that is not in fs (1e-15 given in seconds), or large for the lightest atom: refused, or warned.
+void check_timestep(const InputFile& input, double timestep_fs, const System& system) {
+  const auto& registry = IntegratorRegistry::instance();
+  const std::string kind = input.kind_of(integrator_section_schema().name, registry.names());
+  const ConfigSection section = input.section(integrator_section_schema().merged_with(registry.find(kind)->schema));
+  if (timestep_fs < 1e-3)
+    section.fail("timestep", fmt::format("{:g} fs is below 0.001 fs: the time step is in fs (given in seconds?); "
+                                         "typical steps are 0.5-1 fs with hydrogen, 1-5 fs with heavier atoms",
+                                         timestep_fs));
+  std::size_t lightest = 0;
+  for (std::size_t i = 1; i < system.size(); ++i)
+    if (system.masses[i] < system.masses[lightest]) lightest = i;
+  // About a tenth of the fastest vibration's period: ~1 fs for hydrogen (O-H stretch ~9 fs), scaling as sqrt(mass).
+  if (system.size() > 0) {
+    const double largest_sensible = 2.5 * std::sqrt(system.masses[lightest]);
+    if (timestep_fs > largest_sensible)
+      log::warn("[integrator] timestep = {} fs is large for the lightest atom ({}, {:.4g} amu): steps above about "
+                "{:.2g} fs often lose energy conservation",
+                timestep_fs, system.symbol(lightest), system.masses[lightest], largest_sensible);
+  }
+}
+
 void print_system_summary(const System& system, const NeighborList& neighbors, double cutoff) {
   std::map<std::string, int> counts;
   for (std::size_t i = 0; i < system.size(); ++i) ++counts[system.symbol(i)];
@@ -230,8 +278,10 @@ std::optional<std::string> run_md(const RunRequest& request) {
   const ConfigSection neighbor = input.section(neighbor_section_schema());
   Frame frame = load_structure(input.section(structure_section_schema()));
   auto potential = PotentialRegistry::instance().create(input, potential_section_schema(), frame.system);
+  use_threads(request.threads > 0 ? request.threads : static_cast<int>(run.integer("threads")), input);
   auto integrator = IntegratorRegistry::instance().create(input, integrator_section_schema());
   const double timestep = integrator->timestep_fs();
+  check_timestep(input, timestep, frame.system);
   const ConfigSection velocities = input.section(velocities_section_schema());
   if (!request.restart_path)
     initialize_velocities(velocities, frame.system, frame.has_velocities, integrator->conserves_momentum());
@@ -263,6 +313,13 @@ std::optional<std::string> run_md(const RunRequest& request) {
   std::optional<Checkpoint> restart;
   if (request.restart_path) restart = read_checkpoint(*request.restart_path);
   const std::uint64_t first_step = restart ? restart->step : 0;
+  if (restart && restart->step > 0) {
+    const double written_with = restart->time_fs / static_cast<double>(restart->step);
+    if (std::abs(written_with - timestep) > 1e-9 * timestep)
+      log::warn("{} was written with a time step of {:.6g} fs (time {} fs at step {}); this input's timestep is {} "
+                "fs: times from here on are step x {} fs",
+                *request.restart_path, written_with, restart->time_fs, restart->step, timestep, timestep);
+  }
   if (restart && first_step > steps)
     throw InputError(fmt::format("{}: checkpoint is at step {}, beyond [run] steps = {}", *request.restart_path,
                                  first_step, steps));

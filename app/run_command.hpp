@@ -13,6 +13,7 @@ struct RunRequest {
   std::string input_path;
   std::optional<std::string> restart_path;
   bool force = false;  // replace outputs of another run (as [run] overwrite = true)
+  int threads = 0;     // -t: threads of the run (overrides [run] threads); 0: the input's
 };
 
 // Runs the simulation the input describes; throws InputError on bad input.

@@ -1,8 +1,14 @@
 #include "engine/structure.hpp"
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <random>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/error.hpp"
 #include "engine/lattice.hpp"
@@ -60,6 +66,31 @@ Frame frame_from_lattice(const ConfigSection& section) {
   return frame;
 }
 
+// "X does not exist", and which input beside it writes X (checkpoint_file = "X"), as a hint of what to run first.
+std::string missing_checkpoint_message(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path wanted(path);
+  std::vector<std::string> writers;
+  std::error_code error;
+  const fs::path folder = wanted.has_parent_path() ? wanted.parent_path() : fs::path(".");
+  for (const fs::directory_entry& entry : fs::directory_iterator(folder, error)) {
+    if (entry.path().extension() != ".toml" || !entry.is_regular_file(error) || entry.file_size(error) > (1 << 20))
+      continue;
+    std::ifstream in(entry.path());
+    const std::string needle = "\"" + wanted.filename().string() + "\"";
+    for (std::string line; std::getline(in, line);)
+      if (line.find("checkpoint_file") != std::string::npos && line.find(needle) != std::string::npos) {
+        writers.push_back(entry.path().filename().string());
+        break;
+      }
+  }
+  std::sort(writers.begin(), writers.end());
+  if (writers.empty())
+    return fmt::format("{} does not exist (it is the checkpoint_file of another run: run that one first)", path);
+  return fmt::format("{} does not exist yet: {} writes it ([run] checkpoint_file); run that first", path,
+                     fmt::join(writers, " or "));
+}
+
 }  // namespace
 
 Frame load_structure(const ConfigSection& section) {
@@ -78,7 +109,9 @@ Frame load_structure(const ConfigSection& section) {
 
   Frame frame;
   if (from_checkpoint) {
-    frame.system = read_checkpoint(section.path("checkpoint")).system;
+    const std::string path = section.path("checkpoint");
+    if (!std::filesystem::exists(path)) section.fail("checkpoint", missing_checkpoint_message(path));
+    frame.system = read_checkpoint(path).system;
     frame.has_velocities = true;
   } else if (from_file) {
     ExtxyzReader reader(section.path("file"));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/log.hpp"
 #include "integrators/velocities.hpp"
 
 namespace nqmd {
@@ -34,6 +35,9 @@ void initialize_velocities(const ConfigSection& section, System& system, bool st
     return;
   }
   if (kind == "zero") {
+    if (!section.has("kind"))
+      log::info("velocities: the structure has none and there is no [velocities] section: the atoms start at rest "
+                "(0 K); [velocities] kind = \"maxwell_boltzmann\" starts them at a temperature");
     for (Vec3& velocity : system.velocities) velocity.setZero();
     return;
   }

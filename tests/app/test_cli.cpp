@@ -227,3 +227,62 @@ TEST_CASE("cli: a cutoff larger than the cell is supported (periodic images are 
   CHECK(result.exit_code == 0);
   CHECK(result.out.find("neighbours per atom") != std::string::npos);
 }
+
+TEST_CASE("cli: input-reference prints one section, and a template input that runs as it is", "[app][cli]") {
+  CliSandbox sandbox;
+  const CommandResult section = sandbox.run("input-reference integrator");
+  REQUIRE(section.exit_code == 0);
+  CHECK(section.out.find("## [integrator]") != std::string::npos);
+  CHECK(section.out.find("### [integrator] kind = \"nvt_nose_hoover\"") != std::string::npos);
+  CHECK(section.out.find("## [run]") == std::string::npos);
+  require_user_error(sandbox.run("input-reference integrater"), "integrater");
+
+  const CommandResult made = sandbox.run("input-reference --template");
+  REQUIRE(made.exit_code == 0);
+  sandbox.write("input.toml", made.out);
+  const CommandResult ran = sandbox.run("run input.toml");
+  INFO(ran.err);
+  REQUIRE(ran.exit_code == 0);
+  // Every key of [run] is in the template, set or commented out.
+  for (const char* key : {"steps", "thermo_every", "thermo_file", "checkpoint_every", "threads", "overwrite"})
+    CHECK(made.out.find(std::string("\n") + key + " = ") + made.out.find(std::string("\n# ") + key + " = ") !=
+          2 * std::string::npos);
+  CHECK(nqmd::test::csv_column(sandbox.read("thermo.csv"), 0).back() == 1000.0);
+}
+
+TEST_CASE("cli: one thread setting for a run: -t and [run] threads give the same trajectory", "[app][cli]") {
+  CliSandbox one, two, from_input;
+  for (CliSandbox* sandbox : {&one, &two}) sandbox->write("input.toml", kArgonInput);
+  from_input.write("input.toml", kArgonInput + "threads = 2\n");
+  REQUIRE(one.run("-v run -t 1 input.toml").exit_code == 0);
+  const CommandResult two_threads = two.run("-v run -t 2 input.toml");
+  REQUIRE(two_threads.exit_code == 0);
+  CHECK(two_threads.out.find("threads: 2") != std::string::npos);
+  const CommandResult input_threads = from_input.run("-v run input.toml");
+  INFO(input_threads.err);
+  REQUIRE(input_threads.exit_code == 0);
+  CHECK(input_threads.out.find("threads: 2") != std::string::npos);
+  CHECK(physics_columns(one.read("thermo.csv")) == physics_columns(two.read("thermo.csv")));
+  CHECK(one.run("run -t 0 input.toml").exit_code == 1);
+}
+
+TEST_CASE("cli: a time step given in seconds is refused, a missing checkpoint names the input that writes it",
+          "[app][cli][bad-input]") {
+  CliSandbox sandbox;
+  std::string input = kArgonInput;
+  const std::size_t at = input.find("timestep = ");
+  REQUIRE(at != std::string::npos);
+  input.replace(at, input.find('\n', at) - at, "timestep = 0.5e-15");
+  sandbox.write("input.toml", input);
+  require_user_error(sandbox.run("run input.toml"), "timestep");
+
+  sandbox.write("md.toml", kArgonInput + "checkpoint_file = \"md_checkpoint.h5\"\n");
+  const std::string nve = replaced(kArgonInput,
+                                   "lattice = \"fcc\"\nlattice_constant = 5.78\nrepeat = [2, 2, 2]\nspecies = [\"Ar\"]",
+                                   "checkpoint = \"md_checkpoint.h5\"");
+  sandbox.write("nve.toml", nve);
+  const CommandResult missing = sandbox.run("run nve.toml");
+  INFO(missing.err);
+  require_user_error(missing, "md_checkpoint.h5");
+  CHECK(missing.err.find("md.toml writes it") != std::string::npos);
+}
