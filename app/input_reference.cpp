@@ -59,6 +59,20 @@ std::string input_reference_markdown(const std::string& only) {
       text += schema->keys.empty() ? "No further keys.\n" : key_table(*schema);
     }
   }
+  if (wanted("stage"))
+    text +=
+        "\n## [[stage]]\n\n"
+        "Stages run one after another in one input (minimise, NPT, NVT, NVE, ...), as consecutive runs of a LAMMPS\n"
+        "script. Each `[[stage]]` table may hold `name` and the sections [stage.velocities], [stage.neighbor],\n"
+        "[stage.integrator], [stage.watchdog], [stage.output], [stage.run] and [stage.analysis]; a section given in a\n"
+        "stage replaces the top-level one whole for that stage, the others are inherited. Each stage starts at step 0\n"
+        "from the final state of the one before (positions, velocities, image counters, cell), exactly as a run with\n"
+        "[structure] checkpoint = (the previous stage's checkpoint) would. The top-level [velocities] applies to the\n"
+        "first stage only, the top-level [analysis] after the last. Output files the stage does not name itself get\n"
+        "the stage's name in front (`npt_thermo.csv`, `npt_checkpoint.h5`). A stopped staged run continues with\n"
+        "`nequip-md run input.toml --restart NAME_checkpoint.h5`: the stages before NAME are done, the rest follow.\n\n"
+        "| key | type | default | meaning |\n|---|---|---|---|\n"
+        "| `name` | string (letters, digits, `_`, `-`) | `stage1`, `stage2`, ... | names the stage and its files |\n";
   if (only.empty())
     text +=
         "\n# analysis.toml reference\n\n"

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "app/analyze_command.hpp"
 #include "engine/error.hpp"
@@ -150,9 +151,25 @@ std::vector<InputSection> run_input_sections() {
 
 namespace {
 
-std::string output_path(const ConfigSection& section, const std::string& key) {
+// A stage of a staged input ([[stage]]): its name, the keys it sets itself, the state it starts from (none: the
+// [structure]) and where its final state goes. A plain input is one unnamed stage.
+struct StageContext {
+  std::string name;
+  std::vector<std::string> own_keys;  // "section.key"
+  std::optional<System> start;
+  System* end = nullptr;
+};
+
+// An output path of `section`; in a named stage, a file name the stage does not set itself gets the stage's name
+// in front ("npt_thermo.csv"), so that the stages of one input never write the same file.
+std::string output_path(const ConfigSection& section, const std::string& key, const StageContext& stage = {}) {
   if (section.string(key).empty()) return "";
-  return section.path(key);
+  const std::string path = section.path(key);
+  const std::string own = section.name() + "." + key;
+  if (stage.name.empty() || std::find(stage.own_keys.begin(), stage.own_keys.end(), own) != stage.own_keys.end())
+    return path;
+  const std::filesystem::path as_path(path);
+  return (as_path.parent_path() / (stage.name + "_" + as_path.filename().string())).string();
 }
 
 // The trajectory writer [output] asks for, or nothing; the format follows the file name (io/trajectory_writer.hpp).
@@ -268,15 +285,17 @@ namespace {
 
 // The MD part of a run; returns the analysis file to run afterwards, if any. The Simulation and its writers are
 // gone when it returns, so the trajectory is closed before the analysis reads it.
-std::optional<std::string> run_md(const RunRequest& request) {
-  const InputFile input(request.input_path);
-  std::vector<std::string> known;
-  for (const InputSection& section : run_input_sections()) known.push_back(section.common->name);
-  input.check_sections(known);
+std::optional<std::string> run_md(const InputFile& input, const RunRequest& request, const StageContext& stage) {
 
   const ConfigSection run = input.section(run_section_schema());
   const ConfigSection neighbor = input.section(neighbor_section_schema());
-  Frame frame = load_structure(input.section(structure_section_schema()));
+  Frame frame;
+  if (stage.start) {
+    frame.system = *stage.start;  // the previous stage's final state, as a [structure] checkpoint of it gives
+    frame.has_velocities = true;
+  } else {
+    frame = load_structure(input.section(structure_section_schema()));
+  }
   auto potential = PotentialRegistry::instance().create(input, potential_section_schema(), frame.system);
   use_threads(request.threads > 0 ? request.threads : static_cast<int>(run.integer("threads")), input);
   auto integrator = IntegratorRegistry::instance().create(input, integrator_section_schema());
@@ -287,8 +306,8 @@ std::optional<std::string> run_md(const RunRequest& request) {
     initialize_velocities(velocities, frame.system, frame.has_velocities, integrator->conserves_momentum());
 
   const auto steps = static_cast<std::uint64_t>(run.integer("steps"));
-  const std::string thermo_path = output_path(run, "thermo_file");
-  const std::string checkpoint_path = output_path(run, "checkpoint_file");
+  const std::string thermo_path = output_path(run, "thermo_file", stage);
+  const std::string checkpoint_path = output_path(run, "checkpoint_file", stage);
   const ConfigSection output = input.section(output_section_schema());
   std::optional<std::string> analysis;
   if (input.has_section("analysis")) {
@@ -296,7 +315,7 @@ std::optional<std::string> run_md(const RunRequest& request) {
     if (!std::filesystem::exists(*analysis))
       input.section(analysis_after_run_schema()).fail("file", fmt::format("{} does not exist", *analysis));
   }
-  const std::string trajectory_path = output_path(output, "trajectory_file");
+  const std::string trajectory_path = output_path(output, "trajectory_file", stage);
   // A fresh run never clobbers the outputs of another run; a restart continues its own.
   const bool overwrite = request.force || run.boolean("overwrite");
   if (!request.restart_path && !overwrite) {
@@ -373,15 +392,74 @@ std::optional<std::string> run_md(const RunRequest& request) {
     simulation.write_checkpoint();
     log::info("checkpoint: {} (step {})", checkpoint_path, simulation.step());
   }
+  if (stage.end != nullptr) *stage.end = simulation.system();
   return analysis;
+}
+
+// The sections a [[stage]] may hold. Of the top-level ones, [velocities] applies to the first stage only (later
+// stages carry the velocities over) and [analysis] to the last.
+const std::vector<std::string> kStageSections{"velocities", "neighbor", "integrator", "watchdog",
+                                              "output",     "run",      "analysis"};
+
+// Runs the stages of a staged input in turn, each from the final state of the one before, exactly as separate
+// runs chained by [structure] checkpoint = (the previous stage's checkpoint) would. A restart names the checkpoint
+// of the stage it continues: the stages before it are done, the ones after it follow.
+std::vector<std::string> run_stages(const InputFile& input, const std::vector<InputStage>& stages,
+                                    const RunRequest& request) {
+  std::vector<std::string> analyses;
+  std::size_t first = 0;
+  if (request.restart_path) {
+    std::vector<std::string> checkpoints;
+    first = stages.size();
+    for (std::size_t k = 0; k < stages.size(); ++k) {
+      const std::string path = output_path(stages[k].input.section(run_section_schema()), "checkpoint_file",
+                                           {stages[k].name, stages[k].keys, std::nullopt, nullptr});
+      checkpoints.push_back(path);
+      std::error_code error;
+      if (!path.empty() && std::filesystem::equivalent(path, *request.restart_path, error)) first = k;
+    }
+    if (first == stages.size())
+      throw InputError(fmt::format("--restart {}: not the checkpoint of a stage of {} (the stages write {})",
+                                   *request.restart_path, input.path(), fmt::join(checkpoints, ", ")));
+  }
+  std::optional<System> state;
+  for (std::size_t k = first; k < stages.size(); ++k) {
+    const InputStage& stage = stages[k];
+    std::vector<std::string> dropped;
+    auto owns = [&](const char* section) {
+      return std::find(stage.sections.begin(), stage.sections.end(), section) != stage.sections.end();
+    };
+    if (k > 0 && !owns("velocities")) dropped.push_back("velocities");
+    if (k + 1 < stages.size() && !owns("analysis")) dropped.push_back("analysis");
+    log::info("stage {} of {}: {} (line {})", k + 1, stages.size(), stage.name, stage.line);
+    RunRequest stage_request = request;
+    if (k != first) stage_request.restart_path.reset();
+    System end;
+    if (std::optional<std::string> analysis =
+            run_md(stage.input.without(dropped), stage_request, {stage.name, stage.keys, state, &end}))
+      analyses.push_back(*analysis);
+    state = std::move(end);
+  }
+  return analyses;
 }
 
 }  // namespace
 
 void run_simulation(const RunRequest& request) {
-  if (const std::optional<std::string> analysis = run_md(request)) {
-    log::info("analysis: {}", *analysis);
-    run_analysis(*analysis);
+  const InputFile input(request.input_path);
+  std::vector<std::string> known;
+  for (const InputSection& section : run_input_sections()) known.push_back(section.common->name);
+  input.without({"stage"}).check_sections(known);
+  std::vector<std::string> analyses;
+  const std::vector<InputStage> stages = input.stages("stage", kStageSections);
+  if (stages.empty()) {
+    if (std::optional<std::string> analysis = run_md(input, request, {})) analyses.push_back(*analysis);
+  } else {
+    analyses = run_stages(input, stages, request);
+  }
+  for (const std::string& analysis : analyses) {
+    log::info("analysis: {}", analysis);
+    run_analysis(analysis);
   }
 }
 

@@ -399,4 +399,68 @@ std::string InputFile::kind_of(const std::string& section, const std::vector<std
   return name;
 }
 
+std::vector<InputStage> InputFile::stages(const std::string& array_name,
+                                          const std::vector<std::string>& stage_sections) const {
+  const toml::table& root = *as_table(root_.get());
+  const toml::node* node = root.get(array_name);
+  if (node == nullptr) return {};
+  const toml::array* array = node->as_array();
+  if (array == nullptr || !array->is_array_of_tables() || array->empty())
+    throw InputError(fmt::format("{}:{}: '{}' must be tables [[{}]], one per stage", path_,
+                                 node->source().begin.line, array_name, array_name));
+  toml::table base = root;
+  base.erase(array_name);
+  std::vector<InputStage> stages;
+  for (std::size_t k = 0; k < array->size(); ++k) {
+    const toml::table& table = *array->get(k)->as_table();
+    const std::size_t line = table.source().begin.line;
+    toml::table merged = base;
+    InputStage stage{fmt::format("{}{}", array_name, k + 1), line, {}, {}, InputFile(path_, directory_, nullptr)};
+    for (auto&& [key, value] : table) {
+      const std::string name(key.str());
+      const std::size_t key_line = key.source().begin.line;
+      if (name == "name") {
+        const std::optional<std::string> text = value.value<std::string>();
+        const bool usable = text && !text->empty() && text->size() <= 64 &&
+                            std::all_of(text->begin(), text->end(), [](char c) {
+                              return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                            });
+        if (!usable)
+          throw InputError(fmt::format("{}:{}: [[{}]] name: expected up to 64 letters, digits, '_' or '-' (it names "
+                                       "the stage's files)",
+                                       path_, key_line, array_name));
+        stage.name = *text;
+        continue;
+      }
+      if (std::find(stage_sections.begin(), stage_sections.end(), name) == stage_sections.end()) {
+        std::vector<std::string> allowed = stage_sections;
+        allowed.push_back("name");
+        throw InputError(fmt::format("{}:{}: [[{}]] {}: not a key or section of a stage (allowed: {}){}", path_,
+                                     key_line, array_name, name, fmt::join(allowed, ", "),
+                                     did_you_mean(name, allowed)));
+      }
+      const toml::table* section = value.as_table();
+      if (section == nullptr)
+        throw InputError(fmt::format("{}:{}: [[{}]] {}: must be a section [{}.{}]", path_, key_line, array_name,
+                                     name, array_name, name));
+      stage.sections.push_back(name);
+      for (auto&& [section_key, section_value] : *section) stage.keys.push_back(name + "." + std::string(section_key.str()));
+      merged.insert_or_assign(name, *section);
+    }
+    for (const InputStage& earlier : stages)
+      if (earlier.name == stage.name)
+        throw InputError(fmt::format("{}:{}: [[{}]] name \"{}\" is also the name of the stage at line {}", path_, line,
+                                     array_name, stage.name, earlier.line));
+    stage.input = InputFile(path_, directory_, std::make_shared<toml::table>(std::move(merged)));
+    stages.push_back(std::move(stage));
+  }
+  return stages;
+}
+
+InputFile InputFile::without(const std::vector<std::string>& sections) const {
+  auto copy = std::make_shared<toml::table>(*as_table(root_.get()));
+  for (const std::string& name : sections) copy->erase(name);
+  return InputFile(path_, directory_, copy);
+}
+
 }  // namespace nqmd

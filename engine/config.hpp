@@ -142,6 +142,8 @@ class ConfigSection {
   void validate() const;
 };
 
+struct InputStage;
+
 // A parsed input file: its sections by name; unknown sections are rejected against the known names.
 class InputFile {
  public:
@@ -158,10 +160,29 @@ class InputFile {
   const std::string& path() const { return path_; }
   const std::string& directory() const { return directory_; }
 
+  // The tables of the array `[[array_name]]` (e.g. [[stage]]) as inputs of their own, in file order: the
+  // top-level sections without the array, where a section the stage table holds (e.g. [stage.integrator])
+  // replaces the top-level one whole. A stage table may hold `name` (letters, digits, '_' and '-'; default
+  // stage1, stage2, ...) and the sections in `stage_sections`; anything else is an error naming its line.
+  // Empty if the input has no such array.
+  std::vector<InputStage> stages(const std::string& array_name, const std::vector<std::string>& stage_sections) const;
+  // The same input without the sections named (e.g. a top-level section that applies to one stage only).
+  InputFile without(const std::vector<std::string>& sections) const;
+
  private:
+  InputFile(std::string path, std::string directory, std::shared_ptr<const void> root)
+      : path_(std::move(path)), directory_(std::move(directory)), root_(std::move(root)) {}
   std::string path_;
   std::string directory_;
   std::shared_ptr<const void> root_;  // the parsed toml::table
+};
+
+struct InputStage {
+  std::string name;
+  std::size_t line = 0;                 // of the stage's [[...]] header
+  std::vector<std::string> sections;    // the sections the stage table holds itself
+  std::vector<std::string> keys;        // "section.key" for every key in those sections
+  InputFile input;
 };
 
 // Closest candidate by edit distance, for "did you mean" (empty if nothing is close).
