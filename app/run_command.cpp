@@ -13,6 +13,7 @@
 #include "app/analyze_command.hpp"
 #include "engine/error.hpp"
 #include "engine/log.hpp"
+#include "engine/minimization.hpp"
 #include "engine/simulation.hpp"
 #include "engine/structure.hpp"
 #include "engine/units.hpp"
@@ -130,6 +131,7 @@ std::vector<InputSection> run_input_sections() {
           {&neighbor_section_schema(), {}},
           {&potential_section_schema(), styles_of(PotentialRegistry::instance())},
           {&integrator_section_schema(), styles_of(IntegratorRegistry::instance())},
+          {&minimize_section_schema(), {}},
           {&watchdog_section_schema(), {}},
           {&output_section_schema(), {}},
           {&run_section_schema(), {}},
@@ -225,6 +227,8 @@ std::optional<std::string> run_md(const RunRequest& request) {
 
   const ConfigSection run = input.section(run_section_schema());
   const ConfigSection neighbor = input.section(neighbor_section_schema());
+  const ConfigSection minimize = input.section(minimize_section_schema());
+  if (minimize.present()) (void)minimize_settings(minimize);  // its errors before anything runs
   Frame frame = load_structure(input.section(structure_section_schema()));
   auto potential = PotentialRegistry::instance().create(input, potential_section_schema(), frame.system);
   auto integrator = IntegratorRegistry::instance().create(input, integrator_section_schema());
@@ -277,8 +281,10 @@ std::optional<std::string> run_md(const RunRequest& request) {
   if (restart) {
     simulation.restore(*restart);
     log::info("restarted from {} at step {} ({} fs)", *request.restart_path, restart->step, restart->time_fs);
+    if (minimize.present()) log::info("minimize: skipped on a restart (the checkpoint continues the minimised run)");
   } else {
     simulation.initialize();
+    if (minimize.present()) run_minimization(minimize, simulation);
   }
   print_system_summary(simulation.system(), simulation.neighbor_list(), simulation.potential().cutoff());
   if (!restart) warn_close_pairs(simulation.system(), simulation.neighbor_list(), run.real("min_distance"));
