@@ -4,6 +4,7 @@
 
 #include "engine/error.hpp"
 #include "engine/log.hpp"
+#include "engine/stop_signals.hpp"
 
 namespace nqmd {
 namespace {
@@ -34,6 +35,10 @@ MinimizeReport run_minimization(const ConfigSection& section, Simulation& simula
     if (print_every > 0 && progress.step % print_every == 0)
       log::info("minimize: step {:6d}  enthalpy {:.10g} eV  fmax {:.4g} eV/A", progress.step, progress.enthalpy,
                 progress.max_force);
+    if (const int signal = pending_stop_signal())
+      throw StopRequested(signal, fmt::format("stopped by {} at minimisation step {}, before the MD started (no "
+                                              "checkpoint: rerun the input to minimise again)",
+                                              signal_name(signal), progress.step));
   });
   if (report.outcome.converged) {
     log::info("minimize: converged (fmax {} eV/A) after {}", settings.fmax, describe(report, settings));
