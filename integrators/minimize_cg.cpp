@@ -43,7 +43,8 @@ bool line_search(RelaxationProblem& problem, const Eigen::VectorXd& direction, d
     }
     // Minimum of the parabola through the start value, the start slope and this value (Nocedal & Wright eq. 3.57).
     const double curvature = value - start_value - slope * alpha;
-    const double parabola_minimum = std::isfinite(value) && curvature > 0 ? -slope * alpha * alpha / (2 * curvature) : 0;
+    const double parabola_minimum =
+        std::isfinite(value) && curvature > 0 ? -slope * alpha * alpha / (2 * curvature) : 0.0;
     alpha = std::clamp(parabola_minimum, 0.1 * alpha, 0.5 * alpha);
   }
   problem.evaluate(start);

@@ -41,9 +41,9 @@ const SectionSchema& minimize_section_schema() {
         "Energy minimisation before the MD steps of a fresh run (not on --restart), as LAMMPS `minimize` or ASE's "
         "FIRE: the atoms (and with `cell = true` the cell, towards `pressure`) move downhill until no atom force is "
         "larger than `fmax`. Velocities are neither used nor changed. With the cell, the enthalpy E + P V is "
-        "minimised and the cell force must also be below fmax: V |P_a - pressure| / N for each axis a, with P_a = W_aa / V "
-        "from the virial W (isotropic: sqrt(3) V |P - pressure| / N), as ASE's UnitCellFilter with cell_factor = N. "
-        "docs/minimization.md.",
+        "minimised and the cell force must also be below fmax: V |P_a - pressure| / N for each axis a, with "
+        "P_a = W_aa / V from the virial W (isotropic: sqrt(3) V |P - pressure| / N), as ASE's UnitCellFilter with "
+        "cell_factor = N. docs/minimization.md.",
         {KeySpec("algorithm", KeyType::string,
                  "fire (Bitzek et al. 2006, ASE's parameters) or cg (Polak-Ribiere conjugate gradients with a "
                  "backtracking quadratic line search: the energy decreases at every step)")

@@ -50,7 +50,8 @@ Vec3 RelaxationProblem::axis_stretch(const Eigen::VectorXd& coordinates) const {
 const RelaxationProblem::Evaluation& RelaxationProblem::evaluate(const Eigen::VectorXd& coordinates) {
   coordinates_ = coordinates;
   const Vec3 stretch = axis_stretch(coordinates);
-  if (cell_ != CellRelaxation::fixed) system_.cell = Cell(reference_lattice_ * stretch.asDiagonal(), system_.cell.pbc());
+  if (cell_ != CellRelaxation::fixed)
+    system_.cell = Cell(reference_lattice_ * stretch.asDiagonal(), system_.cell.pbc());
   // Positions keep the system's image counters (the force provider may have wrapped atoms): u_i = D s_i.
   for (std::size_t i = 0; i < system_.size(); ++i)
     system_.positions[i] = stretch.cwiseProduct(coordinates.segment<3>(3 * static_cast<Eigen::Index>(i))) -
@@ -74,7 +75,8 @@ const RelaxationProblem::Evaluation& RelaxationProblem::evaluate(const Eigen::Ve
   if (cell_ == CellRelaxation::isotropic) {
     force_[first] = std::sqrt(3.0) * volume * (evaluation_.pressure - target_pressure_) / atoms_;
   } else if (cell_ == CellRelaxation::per_axis) {
-    for (int axis = 0; axis < 3; ++axis) force_[first + axis] = (result.virial(axis, axis) - target_pressure_ * volume) / atoms_;
+    for (int axis = 0; axis < 3; ++axis)
+      force_[first + axis] = (result.virial(axis, axis) - target_pressure_ * volume) / atoms_;
   }
   if (cell_ != CellRelaxation::fixed) evaluation_.cell_force = force_.tail(force_.size() - first).cwiseAbs().maxCoeff();
   evaluation_.enthalpy = evaluation_.energy + (cell_ == CellRelaxation::fixed ? 0.0 : target_pressure_ * volume);

@@ -82,7 +82,8 @@ System displaced_crystal(double a, const Vec3& stretch, double sigma, std::uint6
   system.cell = Cell(system.cell.lattice() * stretch.asDiagonal(), {true, true, true});
   std::mt19937_64 random(seed);
   std::normal_distribution<double> gaussian(0.0, sigma);
-  for (Vec3& position : system.positions) position = stretch.cwiseProduct(position) + Vec3(gaussian(random), gaussian(random), gaussian(random));
+  for (Vec3& position : system.positions)
+    position = stretch.cwiseProduct(position) + Vec3(gaussian(random), gaussian(random), gaussian(random));
   return system;
 }
 
@@ -129,8 +130,9 @@ TEST_CASE("minimize: FIRE and CG relax a displaced LJ crystal to fmax and to the
     std::vector<double> energies;
     const double start_energy = lj.compute(system).energy;
     const auto minimizer = make_minimizer(algorithm);
-    const MinimizeReport report = minimize(system, lj, *minimizer, settings,
-                                           [&](const MinimizeProgress& progress) { energies.push_back(progress.enthalpy); });
+    const MinimizeReport report = minimize(system, lj, *minimizer, settings, [&](const MinimizeProgress& progress) {
+      energies.push_back(progress.enthalpy);
+    });
     INFO(algorithm << ": " << report.outcome.steps << " steps, " << report.outcome.evaluations
                    << " force evaluations, energy " << report.energy << " eV (lattice " << lattice_energy << ")");
     REQUIRE(report.outcome.converged);
@@ -161,8 +163,8 @@ TEST_CASE("minimize: an isotropic cell relaxation at zero pressure finds the LJ 
     const auto minimizer = make_minimizer(algorithm);
     const MinimizeReport report = minimize(system, lj, *minimizer, settings);
     const Mat3& lattice = system.cell.lattice();
-    INFO(algorithm << ": " << report.outcome.steps << " steps, a = " << std::setprecision(9) << lattice(0, 0) / 4 << " A (analytic "
-                   << reference << " A), pressure " << report.pressure_bar << " bar");
+    INFO(algorithm << ": " << report.outcome.steps << " steps, a = " << std::setprecision(9) << lattice(0, 0) / 4
+                   << " A (analytic " << reference << " A), pressure " << report.pressure_bar << " bar");
     REQUIRE(report.outcome.converged);
     CHECK(std::abs(report.pressure_bar) < 1e-6 * 256 / report.volume * units::ev_per_a3_to_bar);
     for (int axis = 0; axis < 3; ++axis) CHECK(lattice(axis, axis) / 4 == Approx(reference).margin(1e-4));
@@ -184,8 +186,8 @@ TEST_CASE("minimize: a per-axis cell relaxation returns each axis of a strained 
     const auto minimizer = make_minimizer(algorithm);
     const MinimizeReport report = minimize(system, lj, *minimizer, settings);
     const Mat3& lattice = system.cell.lattice();
-    INFO(algorithm << ": " << report.outcome.steps << " steps, a = " << std::setprecision(9) << lattice(0, 0) / 4 << ", " << lattice(1, 1) / 4
-                   << ", " << lattice(2, 2) / 4 << " A (analytic " << reference << " A)");
+    INFO(algorithm << ": " << report.outcome.steps << " steps, a = " << std::setprecision(9) << lattice(0, 0) / 4
+                   << ", " << lattice(1, 1) / 4 << ", " << lattice(2, 2) / 4 << " A (analytic " << reference << " A)");
     REQUIRE(report.outcome.converged);
     for (int axis = 0; axis < 3; ++axis) CHECK(lattice(axis, axis) / 4 == Approx(reference).margin(1e-4));
   }
@@ -210,7 +212,8 @@ TEST_CASE("minimize: the section's keys are checked", "[minimize]") {
   CHECK(settings.max_steps == 7);
   CHECK_THAT(input_error_message([] { minimize_section("algorithm = \"bfgs\""); }),
              Catch::Contains("algorithm") && Catch::Contains("cg") && Catch::Contains("fire"));
-  CHECK_THAT(input_error_message([] { minimize_section("fmax = 0.0"); }), Catch::Contains("fmax") && Catch::Contains("> 0"));
+  CHECK_THAT(input_error_message([] { minimize_section("fmax = 0.0"); }),
+             Catch::Contains("fmax") && Catch::Contains("> 0"));
   CHECK_THAT(input_error_message([] { minimize_section("max_steps = 0"); }), Catch::Contains("max_steps"));
   CHECK_THAT(input_error_message([] { minimize_settings(minimize_section("pressure = 1.0")); }),
              Catch::Contains("pressure") && Catch::Contains("cell = true"));
