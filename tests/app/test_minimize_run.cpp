@@ -7,8 +7,10 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "cli_runner.hpp"
+#include "fcc_lattice_sum.hpp"
 #include "io/checkpoint.hpp"
 #include "test_paths.hpp"
 
@@ -71,7 +73,7 @@ double largest_force(const std::vector<nqmd::Vec3>& forces) {
 
 }  // namespace
 
-TEST_CASE("run: [minimize] relaxes atoms and cell before the MD; step 0 is the minimum", "[app][run][minimize]") {
+TEST_CASE("run: [minimize] relaxes atoms and cell before the MD, step 0 is the minimum", "[app][run][minimize]") {
   for (const char* algorithm : {"fire", "cg"}) {
     INFO(algorithm);
     CliSandbox sandbox;
@@ -177,4 +179,51 @@ TEST_CASE("the inputs/minimize example relaxes its replicated crystal and runs",
   CHECK(csv_column(csv, 6).front() == Approx(80.0).epsilon(1e-12));
   // The relaxed conventional cell, 5.2765 A, against the file's 5.4 A.
   CHECK(std::cbrt(csv_column(csv, 8).front()) / 5 == Approx(5.2765).margin(2e-4));
+}
+
+TEST_CASE("run: [minimize] cell = true finds the lattice constant of the lj style's fcc crystal",
+          "[app][run][minimize]") {
+  // The project's truncated (unshifted) Lennard-Jones through the neighbour list, against the minimum of the lattice
+  // sum; from a = 5.35 A no shell of neighbours crosses the cutoff on the way.
+  const nqmd::test::TruncatedLennardJones argon{0.01032, 3.405, 8.5125, false};
+  const double reference = nqmd::test::fcc_equilibrium_lattice_constant(argon, 5.2, 5.35);
+  for (const char* algorithm : {"fire", "cg"}) {
+    INFO(algorithm);
+    CliSandbox sandbox;
+    sandbox.write("input.toml", fmt::format(R"([structure]
+lattice = "fcc"
+lattice_constant = 5.35
+repeat = [3, 3, 3]
+species = ["Ar"]
+random_displacement = 0.02
+
+[potential]
+kind = "lj"
+species = ["Ar"]
+epsilon = [{}]
+sigma = [{}]
+cutoff = {}
+
+[minimize]
+algorithm = "{}"
+fmax = 1e-6
+max_steps = 5000
+cell = true
+
+[integrator]
+kind = "nve"
+
+[run]
+steps = 0
+)",
+                                            argon.epsilon, argon.sigma, argon.cutoff, algorithm));
+    const CommandResult result = sandbox.run("run input.toml");
+    INFO(result.out << result.err);
+    REQUIRE(result.exit_code == 0);
+    REQUIRE(result.out.find("minimize: converged") != std::string::npos);
+    const std::string csv = sandbox.read("thermo.csv");
+    const double a = std::cbrt(csv_column(csv, 8).front()) / 3;
+    CHECK(a == Approx(reference).margin(1e-4));
+    CHECK(csv_column(csv, 2).front() == Approx(108 * nqmd::test::fcc_energy_per_atom(argon, a)).margin(1e-6));
+  }
 }

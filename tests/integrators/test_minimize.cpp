@@ -12,6 +12,7 @@
 #include <toml++/toml.h>
 
 #include "engine/units.hpp"
+#include "fcc_lattice_sum.hpp"
 #include "input_error_message.hpp"
 #include "integrators/integrator_test_support.hpp"
 #include "integrators/minimizer.hpp"
@@ -30,51 +31,8 @@ std::unique_ptr<Minimizer> make_minimizer(const std::string& algorithm) {
   return create_minimizer(minimize_section("algorithm = \"" + algorithm + "\""));
 }
 
-// Shifted Lennard-Jones pair energy of the argon parameters, 0 beyond the cutoff (as LennardJonesLiquid).
-double shifted_pair_energy(double r) {
-  auto lj = [](double distance) {
-    const double s6 = std::pow(kArgonSigma / distance, 6);
-    return 4.0 * kArgonEpsilon * (s6 * s6 - s6);
-  };
-  return r < kArgonCutoff ? lj(r) - lj(kArgonCutoff) : 0.0;
-}
-
-// Energy per atom of the perfect fcc crystal, 1/2 sum over the lattice vectors R = a (n1, n2, n3) / 2 with n1 + n2
-// + n3 even (R != 0) of the pair energy: brute force over a box of lattice points.
-double fcc_energy_per_atom(double a) {
-  const int range = static_cast<int>(std::ceil(2.0 * kArgonCutoff / a)) + 1;
-  double sum = 0.0;
-  for (int n1 = -range; n1 <= range; ++n1)
-    for (int n2 = -range; n2 <= range; ++n2)
-      for (int n3 = -range; n3 <= range; ++n3) {
-        if ((n1 + n2 + n3) % 2 != 0 || (n1 == 0 && n2 == 0 && n3 == 0)) continue;
-        sum += shifted_pair_energy(0.5 * a * Vec3(n1, n2, n3).norm());
-      }
-  return 0.5 * sum;
-}
-
-// The lattice constant minimising fcc_energy_per_atom, by golden-section search in [low, high].
-double fcc_equilibrium_lattice_constant(double low, double high) {
-  const double ratio = (std::sqrt(5.0) - 1.0) / 2.0;
-  double left = high - ratio * (high - low), right = low + ratio * (high - low);
-  double f_left = fcc_energy_per_atom(left), f_right = fcc_energy_per_atom(right);
-  while (high - low > 1e-10) {
-    if (f_left < f_right) {
-      high = right;
-      right = left;
-      f_right = f_left;
-      left = high - ratio * (high - low);
-      f_left = fcc_energy_per_atom(left);
-    } else {
-      low = left;
-      left = right;
-      f_left = f_right;
-      right = low + ratio * (high - low);
-      f_right = fcc_energy_per_atom(right);
-    }
-  }
-  return 0.5 * (low + high);
-}
+// The potential of LennardJonesLiquid, for the lattice sums.
+constexpr TruncatedLennardJones kArgon{kArgonEpsilon, kArgonSigma, kArgonCutoff, true};
 
 // 4 x 4 x 4 fcc argon cells (256 atoms) of lattice constant a, stretched per axis, with Gaussian displacements.
 System displaced_crystal(double a, const Vec3& stretch, double sigma, std::uint64_t seed) {
@@ -119,7 +77,7 @@ TEST_CASE("minimize: the generalised forces are minus the enthalpy gradient (fin
 TEST_CASE("minimize: FIRE and CG relax a displaced LJ crystal to fmax and to the lattice energy", "[minimize]") {
   LennardJonesLiquid lj(kArgonEpsilon, kArgonSigma, kArgonCutoff);
   const double a = 5.3;
-  const double lattice_energy = 256 * fcc_energy_per_atom(a);
+  const double lattice_energy = 256 * fcc_energy_per_atom(kArgon, a);
   for (const char* algorithm : {"fire", "cg"}) {
     INFO(algorithm);
     System system = displaced_crystal(a, Vec3::Ones(), 0.1, 11);
@@ -151,7 +109,7 @@ TEST_CASE("minimize: FIRE and CG relax a displaced LJ crystal to fmax and to the
 }
 
 TEST_CASE("minimize: an isotropic cell relaxation at zero pressure finds the LJ lattice constant", "[minimize]") {
-  const double reference = fcc_equilibrium_lattice_constant(5.1, 5.4);
+  const double reference = fcc_equilibrium_lattice_constant(kArgon, 5.1, 5.4);
   LennardJonesLiquid lj(kArgonEpsilon, kArgonSigma, kArgonCutoff);
   for (const char* algorithm : {"fire", "cg"}) {
     INFO(algorithm);
@@ -169,12 +127,12 @@ TEST_CASE("minimize: an isotropic cell relaxation at zero pressure finds the LJ 
     CHECK(std::abs(report.pressure_bar) < 1e-6 * 256 / report.volume * units::ev_per_a3_to_bar);
     for (int axis = 0; axis < 3; ++axis) CHECK(lattice(axis, axis) / 4 == Approx(reference).margin(1e-4));
     CHECK(lattice(0, 1) == 0.0);
-    CHECK(report.energy == Approx(256 * fcc_energy_per_atom(lattice(0, 0) / 4)).margin(1e-6));
+    CHECK(report.energy == Approx(256 * fcc_energy_per_atom(kArgon, lattice(0, 0) / 4)).margin(1e-6));
   }
 }
 
 TEST_CASE("minimize: a per-axis cell relaxation returns each axis of a strained crystal", "[minimize]") {
-  const double reference = fcc_equilibrium_lattice_constant(5.1, 5.4);
+  const double reference = fcc_equilibrium_lattice_constant(kArgon, 5.1, 5.4);
   LennardJonesLiquid lj(kArgonEpsilon, kArgonSigma, kArgonCutoff);
   for (const char* algorithm : {"fire", "cg"}) {
     INFO(algorithm);
