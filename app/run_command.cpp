@@ -15,6 +15,7 @@
 #include "app/analyze_command.hpp"
 #include "engine/error.hpp"
 #include "engine/log.hpp"
+#include "engine/minimization.hpp"
 #include "engine/simulation.hpp"
 #include "engine/structure.hpp"
 #include "engine/threads.hpp"
@@ -143,6 +144,7 @@ std::vector<InputSection> run_input_sections() {
           {&neighbor_section_schema(), {}},
           {&potential_section_schema(), styles_of(PotentialRegistry::instance())},
           {&integrator_section_schema(), styles_of(IntegratorRegistry::instance())},
+          {&minimize_section_schema(), {}},
           {&watchdog_section_schema(), {}},
           {&output_section_schema(), {}},
           {&run_section_schema(), {}},
@@ -289,6 +291,8 @@ std::optional<std::string> run_md(const InputFile& input, const RunRequest& requ
 
   const ConfigSection run = input.section(run_section_schema());
   const ConfigSection neighbor = input.section(neighbor_section_schema());
+  const ConfigSection minimize = input.section(minimize_section_schema());
+  if (minimize.present()) (void)minimize_settings(minimize);  // its errors before anything runs
   Frame frame;
   if (stage.start) {
     frame.system = *stage.start;  // the previous stage's final state, as a [structure] checkpoint of it gives
@@ -356,8 +360,10 @@ std::optional<std::string> run_md(const InputFile& input, const RunRequest& requ
   if (restart) {
     simulation.restore(*restart);
     log::info("restarted from {} at step {} ({} fs)", *request.restart_path, restart->step, restart->time_fs);
+    if (minimize.present()) log::info("minimize: skipped on a restart (the checkpoint continues the minimised run)");
   } else {
     simulation.initialize();
+    if (minimize.present()) run_minimization(minimize, simulation);
   }
   print_system_summary(simulation.system(), simulation.neighbor_list(), simulation.potential().cutoff());
   if (!restart) warn_close_pairs(simulation.system(), simulation.neighbor_list(), run.real("min_distance"));
@@ -396,10 +402,10 @@ std::optional<std::string> run_md(const InputFile& input, const RunRequest& requ
   return analysis;
 }
 
-// The sections a [[stage]] may hold. Of the top-level ones, [velocities] applies to the first stage only (later
-// stages carry the velocities over) and [analysis] to the last.
-const std::vector<std::string> kStageSections{"velocities", "neighbor", "integrator", "watchdog",
-                                              "output",     "run",      "analysis"};
+// The sections a [[stage]] may hold. Of the top-level ones, [minimize] and [velocities] apply to the first stage
+// only (later stages carry the state over) and [analysis] to the last.
+const std::vector<std::string> kStageSections{"minimize", "velocities", "neighbor", "integrator",
+                                              "watchdog", "output",     "run",      "analysis"};
 
 // Runs the stages of a staged input in turn, each from the final state of the one before, exactly as separate
 // runs chained by [structure] checkpoint = (the previous stage's checkpoint) would. A restart names the checkpoint
@@ -430,6 +436,7 @@ std::vector<std::string> run_stages(const InputFile& input, const std::vector<In
       return std::find(stage.sections.begin(), stage.sections.end(), section) != stage.sections.end();
     };
     if (k > 0 && !owns("velocities")) dropped.push_back("velocities");
+    if (k > 0 && !owns("minimize")) dropped.push_back("minimize");
     if (k + 1 < stages.size() && !owns("analysis")) dropped.push_back("analysis");
     log::info("stage {} of {}: {} (line {})", k + 1, stages.size(), stage.name, stage.line);
     RunRequest stage_request = request;

@@ -40,6 +40,15 @@ void Simulation::initialize() {
   last_observed_step_.reset();
 }
 
+MinimizeReport Simulation::minimize(Minimizer& minimizer, const MinimizeSettings& settings,
+                                    const MinimizeMonitor& monitor) {
+  forces_.set_step(0);
+  forces_.rebuild_next();
+  const MinimizeReport report = nqmd::minimize(system_, forces_, minimizer, settings, monitor);
+  initialize();
+  return report;
+}
+
 void Simulation::restore(const Checkpoint& checkpoint) {
   const System& saved = checkpoint.system;
   if (saved.size() != system_.size())

@@ -13,6 +13,7 @@
 #include "engine/observer.hpp"
 #include "engine/watchdog.hpp"
 #include "integrators/integrator.hpp"
+#include "integrators/minimizer.hpp"
 #include "io/checkpoint.hpp"
 #include "potential/potential.hpp"
 
@@ -51,6 +52,9 @@ class Simulation {
 
   // Fresh start: forces at the initial positions, integrator set-up (observers see step 0 when the run starts).
   void initialize();
+  // Energy minimisation before a fresh run (integrators/minimizer.hpp): moves the atoms (and the cell) to a
+  // minimum, velocities untouched, then initialize()s there, so that step 0 is the minimised state.
+  MinimizeReport minimize(Minimizer& minimizer, const MinimizeSettings& settings, const MinimizeMonitor& monitor = {});
   // Continue from a checkpoint of the same system (InputError if the atom count or species differ).
   void restore(const Checkpoint& checkpoint);
   // Advances to step `last_step`; observers see every multiple of their interval, including the first step

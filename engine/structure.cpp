@@ -30,6 +30,11 @@ const SectionSchema& structure_section_schema() {
        KeySpec("lattice_constant", KeyType::real, "lattice constant a (A)").greater_than(0.0),
        KeySpec("c", KeyType::real, "hcp c (A); default the ideal sqrt(8/3) a").greater_than(0.0),
        KeySpec("repeat", KeyType::integer_array, "copies of the conventional cell along a, b, c").length(3).at_least(1),
+       KeySpec("replicate", KeyType::integer_array,
+               "copies of a `file` or `checkpoint` structure along a, b, c (LAMMPS replicate), with its velocities "
+               "and image counters")
+           .length(3)
+           .at_least(1),
        KeySpec("species", KeyType::string_array, "elements assigned to the lattice's basis sites in turn"),
        KeySpec("pbc", KeyType::boolean_array, "periodicity along a, b, c (default: the file's, or all true)").length(3),
        KeySpec("masses", KeyType::real_table, "mass per element overriding the standard mass (amu), e.g. { H = 2.014 }")
@@ -91,6 +96,26 @@ std::string missing_checkpoint_message(const std::string& path) {
                      fmt::join(writers, " or "));
 }
 
+// The supercell `replicate` asks for, with the frame's velocities; labels of the original frame (energy, forces) do
+// not describe it and are dropped.
+Frame replicated_frame(const ConfigSection& section, const Frame& frame) {
+  constexpr double kMostAtoms = 50e6;
+  const auto counts = section.integer_array("replicate");
+  const double atoms = static_cast<double>(frame.system.size()) * static_cast<double>(counts[0]) *
+                       static_cast<double>(counts[1]) * static_cast<double>(counts[2]);
+  if (atoms > kMostAtoms)
+    section.fail("replicate", fmt::format("would make {:.4g} atoms; at most {:.0f} are allowed", atoms, kMostAtoms));
+  Frame supercell;
+  try {
+    supercell.system = replicate(frame.system, {static_cast<int>(counts[0]), static_cast<int>(counts[1]),
+                                                static_cast<int>(counts[2])});
+  } catch (const InputError& error) {
+    section.fail("replicate", error.what());
+  }
+  supercell.has_velocities = frame.has_velocities;
+  return supercell;
+}
+
 }  // namespace
 
 Frame load_structure(const ConfigSection& section) {
@@ -103,6 +128,8 @@ Frame load_structure(const ConfigSection& section) {
   if (!from_lattice)
     for (const char* key : {"lattice_constant", "c", "repeat", "species"})
       if (section.has(key)) section.fail(key, "applies only to `lattice`");
+  if (from_lattice && section.has("replicate"))
+    section.fail("replicate", "applies to `file` and `checkpoint`; a `lattice` has `repeat`");
   if (from_checkpoint)
     for (const char* key : {"frame", "pbc", "random_displacement"})
       if (section.has(key)) section.fail(key, "does not apply to `checkpoint`");
@@ -138,6 +165,7 @@ Frame load_structure(const ConfigSection& section) {
     for (std::size_t i = 0; i < system.size(); ++i)
       if (system.symbol(i) == symbol) system.masses[i] = mass;
   }
+  if (section.has("replicate")) frame = replicated_frame(section, frame);
   const double sigma = section.real("random_displacement");
   if (sigma > 0) {
     std::mt19937_64 generator(static_cast<std::uint64_t>(section.integer("seed")));

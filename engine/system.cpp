@@ -37,6 +37,45 @@ void System::wrap_into_cell() {
   for (std::size_t i = 0; i < size(); ++i) images[i] += cell.wrap(positions[i]);
 }
 
+System replicate(const System& system, const std::array<int, 3>& copies) {
+  for (int axis = 0; axis < 3; ++axis) {
+    if (copies[axis] < 1) throw InputError("replicate needs at least one copy along every axis");
+    if (copies[axis] > 1 && !system.cell.periodic(axis))
+      throw InputError(fmt::format("cannot replicate along the non-periodic axis {}", "abc"[axis]));
+  }
+  Mat3 lattice = system.cell.lattice();
+  for (int axis = 0; axis < 3; ++axis) lattice.row(axis) *= copies[axis];
+  System supercell;
+  supercell.cell = Cell(lattice, system.cell.pbc());
+  supercell.species_symbols = system.species_symbols;
+  const std::size_t total = system.size() * static_cast<std::size_t>(copies[0] * copies[1] * copies[2]);
+  supercell.species.reserve(total);
+  supercell.masses.reserve(total);
+  supercell.positions.reserve(total);
+  supercell.velocities.reserve(total);
+  supercell.images.reserve(total);
+  const Vec3i counts(copies[0], copies[1], copies[2]);
+  for (int i = 0; i < copies[0]; ++i)
+    for (int j = 0; j < copies[1]; ++j)
+      for (int k = 0; k < copies[2]; ++k)
+        for (std::size_t atom = 0; atom < system.size(); ++atom) {
+          // Unwrapped, the copy is the atom shifted by (i, j, k) cells: (i, j, k) + n = counts * image + cell.
+          const Vec3i unwrapped_cell = Vec3i(i, j, k) + system.images[atom];
+          Vec3i image, cell;
+          for (int axis = 0; axis < 3; ++axis) {
+            const int quotient = unwrapped_cell[axis] / counts[axis];
+            image[axis] = unwrapped_cell[axis] % counts[axis] < 0 ? quotient - 1 : quotient;
+            cell[axis] = unwrapped_cell[axis] - image[axis] * counts[axis];
+          }
+          supercell.species.push_back(system.species[atom]);
+          supercell.masses.push_back(system.masses[atom]);
+          supercell.positions.push_back(system.positions[atom] + system.cell.shift_vector(cell));
+          supercell.velocities.push_back(system.velocities[atom]);
+          supercell.images.push_back(image);
+        }
+  return supercell;
+}
+
 void System::validate() const {
   const std::size_t n = size();
   if (species.size() != n || masses.size() != n || velocities.size() != n || images.size() != n)

@@ -2,6 +2,7 @@
 // What is simulated: atoms (species, masses, positions, velocities) in a cell. Positions are Cartesian (A),
 // velocities A/fs, masses amu. Integer image counters make unwrapped coordinates exact across wraps:
 // unwrapped(i) = positions[i] + images[i] . lattice.
+#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,5 +37,12 @@ class System {
   // Throws InputError if the per-atom arrays disagree in length or hold non-finite numbers or masses <= 0.
   void validate() const;
 };
+
+// The supercell of `copies[a]` copies along each lattice vector (LAMMPS `replicate`, ASE `atoms.repeat`): atoms in
+// the order of the lattice builder, copy (i, j, k) outer and atoms inner, each with its species, mass and velocity.
+// Unwrapped positions are kept as LAMMPS replicate keeps them: an atom with image n in copy i is in copy
+// (i + n) mod copies with image floor((i + n) / copies) of the supercell. Throws InputError for more than one copy
+// along a non-periodic axis.
+System replicate(const System& system, const std::array<int, 3>& copies);
 
 }  // namespace nqmd

@@ -1,5 +1,6 @@
 // NVE molecular dynamics with NequIP model A through the command line: 108-atom fcc Cu/Au (a = 3.75 A, 3x3x3,
 // random species, small displacements), 300 steps of 2 fs; the total energy must be conserved.
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <sstream>
@@ -203,4 +204,50 @@ checkpoint_file = "checkpoint.h5"
   CHECK(split.virial == expected.virial);
   CHECK(split.system.images == expected.system.images);
   CHECK(split.integrator.reals == expected.integrator.reals);
+}
+
+TEST_CASE("nequip: FIRE and CG minimise a displaced model A cell to fmax", "[app][nequip][minimize]") {
+  CliSandbox sandbox;
+  sandbox.write("cell.extxyz", cuau_cell(5));
+  std::vector<double> minimum_energies;
+  for (const char* algorithm : {"fire", "cg"}) {
+    INFO(algorithm);
+    sandbox.write("input.toml", fmt::format(R"([structure]
+file = "cell.extxyz"
+
+[potential]
+kind = "nequip"
+model = "{}"
+
+[neighbor]
+skin = 0.5
+
+[minimize]
+algorithm = "{}"
+fmax = 0.005
+max_steps = 1000
+
+[integrator]
+kind = "nve"
+timestep = 2.0
+
+[run]
+steps = 0
+overwrite = true
+)",
+                                            nqmd::test::shared_path("reference/nequip-0.6.2/modelA/deployed.pth"),
+                                            algorithm));
+    const auto result = sandbox.run("run input.toml");
+    INFO(result.out << result.err);
+    REQUIRE(result.exit_code == 0);
+    CHECK(result.out.find("minimize: converged (fmax 0.005 eV/A)") != std::string::npos);
+    // The forces the run evaluated at step 0, after the minimisation, are below fmax.
+    const nqmd::Checkpoint checkpoint = nqmd::read_checkpoint(sandbox.path("checkpoint.h5"));
+    double largest = 0.0;
+    for (const nqmd::Vec3& force : checkpoint.forces) largest = std::max(largest, force.norm());
+    CHECK(largest <= 0.005);
+    minimum_energies.push_back(checkpoint.energy);
+  }
+  // Both reach the same minimum of the displaced cell (measured: 20.707155 and 20.707152 eV).
+  CHECK(minimum_energies[0] == Approx(minimum_energies[1]).margin(1e-3));
 }

@@ -16,6 +16,7 @@
 #include "fuzz_support.hpp"
 #include "integrators/initial_velocities.hpp"
 #include "integrators/integrator.hpp"
+#include "integrators/minimizer.hpp"
 #include "potential/potential.hpp"
 
 namespace {
@@ -108,6 +109,12 @@ void check_input(const std::string& path) {
   }
   try {
     (void)nqmd::watchdog_limits(input.section(nqmd::watchdog_section_schema()));
+  } catch (const nqmd::InputError&) {
+  }
+  try {
+    const nqmd::ConfigSection minimize = input.section(nqmd::minimize_section_schema());
+    (void)nqmd::minimize_settings(minimize);
+    (void)nqmd::create_minimizer(minimize);
   } catch (const nqmd::InputError&) {
   }
   try {
