@@ -18,7 +18,8 @@ namespace nqmd {
 struct EvaluateRequest {
   std::string model;
   std::string data;
-  std::string output;            // "" for none
+  std::string output;            // "" for none; never one of the inputs, and replaced only with `force`
+  bool force = false;
   std::string backend = "native";
   std::string dtype;             // "" for the model's own
   std::string species_map;       // "Cu=Cu,Au=Au", "" for matching by name
@@ -26,7 +27,9 @@ struct EvaluateRequest {
   std::vector<std::string> training_data;  // extxyz training frames for a model file without a record
 };
 
-// Throws InputError on bad input (missing file, species the model lacks, ...).
+// Throws InputError on bad input (missing file, species the model lacks, no frames, an output that is an input
+// or exists without `force`, ...). The output is written beside and renamed into place at the end, so a failed
+// evaluation leaves an existing file as it was.
 void evaluate_frames(const EvaluateRequest& request);
 
 }  // namespace nqmd

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "app/analyze_command.hpp"
 #include "engine/error.hpp"
@@ -18,6 +19,7 @@
 #include "engine/units.hpp"
 #include "integrators/initial_velocities.hpp"
 #include "io/checkpoint.hpp"
+#include "io/output_files.hpp"
 #include "io/thermo_output.hpp"
 #include "io/trajectory_writer.hpp"
 
@@ -215,9 +217,51 @@ void warn_close_pairs(const System& system, const NeighborList& neighbors, doubl
 
 namespace {
 
-// The MD part of a run; returns the analysis file to run afterwards, if any. The Simulation and its writers are
-// gone when it returns, so the trajectory is closed before the analysis reads it.
-std::optional<std::string> run_md(const RunRequest& request) {
+// The files a run reads and writes, each under the key that names it.
+struct RunFiles {
+  std::vector<NamedFile> inputs;
+  std::vector<NamedFile> outputs;
+};
+
+RunFiles run_files(const RunRequest& request, const InputFile& input, const ConfigSection& run,
+                   const ConfigSection& output, const std::optional<std::string>& analysis) {
+  RunFiles files;
+  files.outputs = {{run.where("thermo_file"), output_path(run, "thermo_file")},
+                   {run.where("checkpoint_file"), output_path(run, "checkpoint_file")},
+                   {output.where("trajectory_file"), output_path(output, "trajectory_file")}};
+  files.inputs.push_back({"`run` INPUT", input.path()});
+  const ConfigSection structure = input.section(structure_section_schema());
+  for (const char* key : {"file", "checkpoint"})
+    if (structure.has(key)) files.inputs.push_back({structure.where(key), structure.path(key)});
+  const auto& potentials = PotentialRegistry::instance();
+  const ConfigSection potential = input.section(
+      potential_section_schema().merged_with(potentials.find(input.kind_of("potential", potentials.names()))->schema));
+  if (potential.has("model")) files.inputs.push_back({potential.where("model"), potential.path("model")});
+  if (potential.has("training_data"))
+    for (const std::string& path : potential.paths("training_data"))
+      files.inputs.push_back({potential.where("training_data"), path});
+  if (request.restart_path)  // continued in place: read whole before the checkpoint replaces it atomically
+    files.inputs.push_back({"--restart", *request.restart_path, run.where("checkpoint_file")});
+  if (analysis) files.inputs.push_back({input.section(analysis_after_run_schema()).where("file"), *analysis});
+  return files;
+}
+
+// The MD part of a run; returns the analysis file to run afterwards, if any, and the lock on the run's outputs,
+// which the caller holds until the analysis is done too. The Simulation and its writers are gone when it returns,
+// so the trajectory is closed before the analysis reads it.
+struct MdOutcome {
+  std::optional<std::string> analysis;
+  bool replace_earlier_analysis = false;  // a restart or an overwriting run replaces what an earlier one left
+  OutputLock lock;
+};
+
+// "[section] key" of a ConfigSection::where text ("FILE:LINE: [section] key").
+std::string key_of(const std::string& where) {
+  const std::size_t section = where.rfind(": [");
+  return section == std::string::npos ? where : where.substr(section + 2);
+}
+
+MdOutcome run_md(const RunRequest& request) {
   const InputFile input(request.input_path);
   std::vector<std::string> known;
   for (const InputSection& section : run_input_sections()) known.push_back(section.common->name);
@@ -225,6 +269,41 @@ std::optional<std::string> run_md(const RunRequest& request) {
 
   const ConfigSection run = input.section(run_section_schema());
   const ConfigSection neighbor = input.section(neighbor_section_schema());
+  const ConfigSection output = input.section(output_section_schema());
+  MdOutcome outcome;
+  std::optional<std::string>& analysis = outcome.analysis;
+  if (input.has_section("analysis")) {
+    analysis = input.section(analysis_after_run_schema()).path("file");
+    if (!std::filesystem::exists(*analysis))
+      input.section(analysis_after_run_schema()).fail("file", fmt::format("{} does not exist", *analysis));
+  }
+  const std::string thermo_path = output_path(run, "thermo_file");
+  const std::string checkpoint_path = output_path(run, "checkpoint_file");
+  const std::string trajectory_path = output_path(output, "trajectory_file");
+
+  // Nothing is opened for writing before the outputs are known to be distinct, none is an input, and this
+  // process holds their lock.
+  const RunFiles files = run_files(request, input, run, output, analysis);
+  check_output_files(files.outputs, files.inputs);
+  outcome.lock = OutputLock(files.outputs);
+
+  // A fresh run never clobbers the outputs of another run; a restart continues its own.
+  const bool overwrite = request.force || run.boolean("overwrite");
+  outcome.replace_earlier_analysis = overwrite || request.restart_path.has_value();
+  if (!request.restart_path && !overwrite) {
+    std::vector<std::string> existing;
+    for (const NamedFile& file : files.outputs)
+      if (!file.path.empty() && std::filesystem::exists(file.path))
+        existing.push_back(fmt::format("{} ({})", file.path, key_of(file.name)));
+    if (analysis)
+      for (const std::string& path : earlier_analysis_files(*analysis))
+        existing.push_back(fmt::format("{} (an earlier [analysis])", path));
+    if (!existing.empty())
+      throw InputError(fmt::format("{}: files of another run already exist: {}; choose other names, set [run] "
+                                   "overwrite = true, or pass --force",
+                                   input.path(), fmt::join(existing, ", ")));
+  }
+
   Frame frame = load_structure(input.section(structure_section_schema()));
   auto potential = PotentialRegistry::instance().create(input, potential_section_schema(), frame.system);
   auto integrator = IntegratorRegistry::instance().create(input, integrator_section_schema());
@@ -232,29 +311,7 @@ std::optional<std::string> run_md(const RunRequest& request) {
   const ConfigSection velocities = input.section(velocities_section_schema());
   if (!request.restart_path)
     initialize_velocities(velocities, frame.system, frame.has_velocities, integrator->conserves_momentum());
-
   const auto steps = static_cast<std::uint64_t>(run.integer("steps"));
-  const std::string thermo_path = output_path(run, "thermo_file");
-  const std::string checkpoint_path = output_path(run, "checkpoint_file");
-  const ConfigSection output = input.section(output_section_schema());
-  std::optional<std::string> analysis;
-  if (input.has_section("analysis")) {
-    analysis = input.section(analysis_after_run_schema()).path("file");
-    if (!std::filesystem::exists(*analysis))
-      input.section(analysis_after_run_schema()).fail("file", fmt::format("{} does not exist", *analysis));
-  }
-  const std::string trajectory_path = output_path(output, "trajectory_file");
-  // A fresh run never clobbers the outputs of another run; a restart continues its own.
-  const bool overwrite = request.force || run.boolean("overwrite");
-  if (!request.restart_path && !overwrite) {
-    for (const auto& [section, key, path] :
-         {std::tuple{&run, "thermo_file", thermo_path}, std::tuple{&run, "checkpoint_file", checkpoint_path},
-          std::tuple{&output, "trajectory_file", trajectory_path}})
-      if (!path.empty() && std::filesystem::exists(path))
-        section->fail(key, fmt::format("{} already exists (from another run?); choose another name, set [run] "
-                                       "overwrite = true, or pass --force",
-                                       path));
-  }
 
   Simulation simulation(std::move(frame.system), std::move(potential), std::move(integrator), neighbor.real("skin"));
   std::optional<Checkpoint> restart;
@@ -313,15 +370,16 @@ std::optional<std::string> run_md(const RunRequest& request) {
     simulation.write_checkpoint();
     log::info("checkpoint: {} (step {})", checkpoint_path, simulation.step());
   }
-  return analysis;
+  return outcome;
 }
 
 }  // namespace
 
 void run_simulation(const RunRequest& request) {
-  if (const std::optional<std::string> analysis = run_md(request)) {
-    log::info("analysis: {}", *analysis);
-    run_analysis(*analysis);
+  const MdOutcome md = run_md(request);
+  if (md.analysis) {
+    log::info("analysis: {}", *md.analysis);
+    run_analysis({*md.analysis, md.replace_earlier_analysis});
   }
 }
 
