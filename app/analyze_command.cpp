@@ -188,11 +188,6 @@ void run_analysis(const AnalysisRequest& request) {
   const ConfigSection output = input.section(analysis_output_schema());
   const analysis::PlotOptions plots = plot_options(output);
   const std::string directory = output_directory(input, output);
-  if (!request.force && !output.boolean("overwrite"))
-    if (const std::vector<std::string> earlier = files_of_earlier_analysis(directory); !earlier.empty())
-      output.fail("directory", fmt::format("{} holds the outputs of an earlier analysis: {}; choose another "
-                                           "directory, set [output] overwrite = true, or pass --force",
-                                           directory, fmt::join(earlier, ", ")));
   std::optional<ConfigSection> trajectory_section, reference_section;
   if (input.has_section("trajectory")) trajectory_section = input.section(analysis_trajectory_schema());
   if (input.has_section("reference")) reference_section = input.section(analysis_reference_schema());
@@ -212,6 +207,13 @@ void run_analysis(const AnalysisRequest& request) {
       choices += fmt::format("{}[{}]", k > first_analysis ? ", " : "", known[k]);
     throw InputError(fmt::format("{}: no analysis to run: add one of the sections {}", path, choices));
   }
+
+  // After the options are checked, before anything is read or written.
+  if (!request.force && !output.boolean("overwrite"))
+    if (const std::vector<std::string> earlier = files_of_earlier_analysis(directory); !earlier.empty())
+      output.fail("directory", fmt::format("{} holds the outputs of an earlier analysis: {}; choose another "
+                                           "directory, set [output] overwrite = true, or pass --force",
+                                           directory, fmt::join(earlier, ", ")));
 
   analysis::AnalysisInput data;
   data.directory = input.directory();

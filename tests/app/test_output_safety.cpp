@@ -292,3 +292,25 @@ TEST_CASE("safety: a holder killed with SIGKILL leaves no stale lock", "[app][sa
   CHECK(nqmd::read_checkpoint(sandbox.path("checkpoint.h5")).step == 20);
   CHECK(lock_files(sandbox).empty());
 }
+
+TEST_CASE("safety: train never writes over its data or its initial model", "[app][safety][nequip]") {
+  CliSandbox sandbox;
+  std::filesystem::create_directory(sandbox.path("training"));
+  std::filesystem::copy_file(nqmd::test::shared_path("reference/nequip-0.6.2/test_frames.extxyz"),
+                             sandbox.path("frames.extxyz"));
+  std::filesystem::copy_file(nqmd::test::source_path("inputs/water/water_model.npz"),
+                             sandbox.path("training/best_model.npz"));
+  std::filesystem::copy_file(sandbox.path("frames.extxyz"), sandbox.path("training/metrics_epoch.csv"));
+  const std::string model = sandbox.read("training/best_model.npz"), data = sandbox.read("training/metrics_epoch.csv");
+  const std::string output = "\n[output]\ndirectory = \"training\"\nplot = false\n";
+
+  sandbox.write("train.toml", "[data]\nfiles = [\"frames.extxyz\"]\n\n[model]\ninitial_model = "
+                              "\"training/best_model.npz\"\n" + output);
+  for (const std::string arguments : {"train train.toml", "train train.toml --force", "train train.toml --resume"})
+    check_refused(sandbox, arguments, {"[model] initial_model", "[output] directory", "best_model.npz"});
+  sandbox.write("train.toml", "[data]\nfiles = [\"frames.extxyz\", \"training/metrics_epoch.csv\"]\n" + output);
+  check_refused(sandbox, "train train.toml --force", {"[data] files", "[output] directory", "metrics_epoch.csv"});
+  CHECK(sandbox.read("training/best_model.npz") == model);
+  CHECK(sandbox.read("training/metrics_epoch.csv") == data);
+  CHECK(!sandbox.exists("training/checkpoint.npz.lock"));
+}
