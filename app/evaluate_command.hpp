@@ -1,5 +1,5 @@
 #pragma once
-// `nequip-md evaluate --model M --data frames.extxyz [--output out.extxyz] [--backend native|torchscript]
+// `nequip-md evaluate --model M --data frames.extxyz [--output out.extxyz [--force]] [--backend native|torchscript]
 // [--dtype float32|float64] [--species-map Cu=Cu,Au=Au] [--threads N]`: a NequIP model on every frame of an
 // extxyz file. Writes the frames with the results as ASE writes calculator results (info `energy`, `stress` =
 // -virial/V for frames with a periodic axis and a cell (eV/A^3), `virial` (eV); columns `forces`, `energies`), so
