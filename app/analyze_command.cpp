@@ -232,6 +232,11 @@ void run_analysis(const AnalysisRequest& request) {
   }
 
   analysis::AnalysisReport report(directory, plots);
+  std::vector<NamedFile> protected_files = request.protected_files;
+  protected_files.push_back({"`analyze` INPUT", path});
+  for (const auto& section : {trajectory_section, reference_section})
+    if (section && section->has("file")) protected_files.push_back({section->where("file"), section->path("file")});
+  report.protect(std::move(protected_files));
   for (const auto& analysis : runs) {
     log::info("[{}] running", analysis->name());
     analysis->run(data, report);
@@ -244,7 +249,7 @@ void run_analysis(const AnalysisRequest& request) {
     for (const std::string& warning : report.warnings()) summary += "  " + warning + "\n";
   }
   summary += fmt::format("outputs in {}: {}\n", report.directory(), fmt::join(report.files(), " "));
-  std::ofstream(report.path(kSummaryFile)) << summary;
+  report.write_text(kSummaryFile, summary);
   log::info("{}", summary.substr(0, summary.size() - 1));
 }
 

@@ -5,12 +5,14 @@
 #include <vector>
 
 #include "engine/config.hpp"
+#include "io/output_files.hpp"
 
 namespace nqmd {
 
 struct AnalysisRequest {
   std::string input_path;
   bool force = false;  // replace the outputs of an earlier analysis (as [output] overwrite = true)
+  std::vector<NamedFile> protected_files;  // besides its own inputs, files no output may replace (a run's)
 };
 
 // Runs every analysis the file names; throws InputError (file, line and key) on bad input, and (one line naming

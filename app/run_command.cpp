@@ -252,6 +252,7 @@ RunFiles run_files(const RunRequest& request, const InputFile& input, const Conf
 struct MdOutcome {
   std::optional<std::string> analysis;
   bool replace_earlier_analysis = false;  // a restart or an overwriting run replaces what an earlier one left
+  std::vector<NamedFile> run_files;       // the run's inputs and outputs, which the analysis must not replace
   OutputLock lock;
 };
 
@@ -286,6 +287,8 @@ MdOutcome run_md(const RunRequest& request) {
   const RunFiles files = run_files(request, input, run, output, analysis);
   check_output_files(files.outputs, files.inputs);
   outcome.lock = OutputLock(files.outputs);
+  outcome.run_files = files.inputs;
+  outcome.run_files.insert(outcome.run_files.end(), files.outputs.begin(), files.outputs.end());
 
   // A fresh run never clobbers the outputs of another run; a restart continues its own.
   const bool overwrite = request.force || run.boolean("overwrite");
@@ -379,7 +382,7 @@ void run_simulation(const RunRequest& request) {
   const MdOutcome md = run_md(request);
   if (md.analysis) {
     log::info("analysis: {}", *md.analysis);
-    run_analysis({*md.analysis, md.replace_earlier_analysis});
+    run_analysis({*md.analysis, md.replace_earlier_analysis, md.run_files});
   }
 }
 

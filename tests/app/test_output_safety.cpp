@@ -239,6 +239,30 @@ TEST_CASE("safety: a fresh run names every existing output in one line; analyze 
   CHECK(sandbox.run("run input.toml --force").exit_code == 0);
 }
 
+TEST_CASE("safety: an analysis never writes over its trajectory or, after a run, the run's files", "[app][safety]") {
+  CliSandbox sandbox;
+  // The run's thermo file is named as the [rdf] table the analysis after it writes into the same directory.
+  sandbox.write("analysis.toml", "[trajectory]\nfile = \"traj.extxyz\"\n\n[rdf]\nbins = 50\n\n[output]\n"
+                                 "directory = \".\"\nplots = false\n");
+  sandbox.write("input.toml", argon_input(kLattice, 20, "thermo_file = \"rdf.csv\"\n",
+                                          "[output]\ntrajectory_file = \"traj.extxyz\"\ntrajectory_every = 2\n"
+                                          "fields = [\"velocities\"]\n\n[analysis]\nfile = \"analysis.toml\"\n"));
+  const CommandResult run = sandbox.run("run input.toml");
+  INFO(run.err);
+  CHECK(run.exit_code == 1);
+  std::vector<std::string> errors = error_lines(run.err);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].find("[run] thermo_file = rdf.csv") != std::string::npos);
+  CHECK(sandbox.read("rdf.csv").rfind("step,", 0) == 0);  // still the thermo table
+  CHECK(nqmd::read_checkpoint(sandbox.path("checkpoint.h5")).step == 20);
+
+  // A trajectory named as an output of the analysis (the reader recognises extxyz by content).
+  std::filesystem::rename(sandbox.path("traj.extxyz"), sandbox.path("rdf.csv"));
+  sandbox.write("analysis.toml", "[trajectory]\nfile = \"rdf.csv\"\n\n[rdf]\nbins = 50\n\n[output]\n"
+                                 "directory = \".\"\nplots = false\n");
+  check_refused(sandbox, "analyze analysis.toml --force", {"[trajectory] file = rdf.csv"});
+}
+
 TEST_CASE("safety: a second run on the outputs of a running one refuses, naming it, and truncates nothing",
           "[app][safety][lock]") {
   CliSandbox sandbox;
