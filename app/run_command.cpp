@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <limits>
 #include <map>
-#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -246,9 +245,7 @@ RunFiles run_files(const RunRequest& request, const InputFile& input, const Conf
   return files;
 }
 
-// The MD part of a run; returns the analysis file to run afterwards, if any, and the lock on the run's outputs,
-// which the caller holds until the analysis is done too. The Simulation and its writers are gone when it returns,
-// so the trajectory is closed before the analysis reads it.
+// What the MD part of a run leaves for the analysis after it.
 struct MdOutcome {
   std::optional<std::string> analysis;
   bool replace_earlier_analysis = false;  // a restart or an overwriting run replaces what an earlier one left
@@ -262,6 +259,9 @@ std::string key_of(const std::string& where) {
   return section == std::string::npos ? where : where.substr(section + 2);
 }
 
+// The MD part of a run; returns the analysis file to run afterwards, if any, and the lock on the run's outputs,
+// which the caller holds until the analysis is done too. The Simulation and its writers are gone when it returns,
+// so the trajectory is closed before the analysis reads it.
 MdOutcome run_md(const RunRequest& request) {
   const InputFile input(request.input_path);
   std::vector<std::string> known;
