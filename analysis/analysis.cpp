@@ -33,7 +33,15 @@ std::string AnalysisReport::path(const std::string& name) const {
   return (std::filesystem::path(directory_) / name).string();
 }
 
+void AnalysisReport::check_not_protected(const std::string& name) const {
+  for (const NamedFile& file : protected_)
+    if (!file.path.empty() && same_file(path(name), file.path))
+      throw InputError(fmt::format("{}: the analysis would write over {} = {}; choose another [output] directory",
+                                   path(name), file.name, file.path));
+}
+
 void AnalysisReport::write_text(const std::string& name, const std::string& text) {
+  check_not_protected(name);
   std::ofstream out(path(name));
   out << text;
   out.close();
@@ -65,6 +73,7 @@ void AnalysisReport::write_csv_rows(const std::string& name, const std::vector<s
 }
 
 void AnalysisReport::plot(const Plot& plot) {
+  for (const std::string& name : plotter_.files_of(plot)) check_not_protected(name);
   for (std::string& image : plotter_.render(plot)) files_.push_back(std::move(image));
 }
 

@@ -16,6 +16,7 @@
 #include "engine/config.hpp"
 #include "engine/error.hpp"
 #include "engine/registry.hpp"
+#include "io/output_files.hpp"
 #include "io/trajectory.hpp"
 
 namespace nqmd::analysis {
@@ -45,6 +46,11 @@ class AnalysisReport {
                       const std::vector<std::vector<std::string>>& rows);
   // Draws a figure (see Plotter); nothing if figures are off or gnuplot is missing.
   void plot(const Plot& plot);
+  // NAME with this text. InputError if it cannot be written.
+  void write_text(const std::string& name, const std::string& text);
+  // Files no output may replace (the analysis's inputs; after a run, the run's files too): writing one is an
+  // InputError naming it, before anything is written over it.
+  void protect(std::vector<NamedFile> files) { protected_ = std::move(files); }
 
   // A line of the summary printed at the end (and written to summary.txt).
   void summary(std::string line);
@@ -61,7 +67,8 @@ class AnalysisReport {
   std::vector<std::string> summary_;
   std::vector<std::string> warnings_;
   std::vector<std::string> files_;  // written so far, in order
-  void write_text(const std::string& name, const std::string& text);
+  std::vector<NamedFile> protected_;
+  void check_not_protected(const std::string& name) const;
 };
 
 class Analysis {

@@ -52,6 +52,12 @@ bool Plotter::active() {
   return available_;
 }
 
+std::vector<std::string> Plotter::files_of(const Plot& plot) const {
+  std::vector<std::string> files{plot.name + ".gp", plot.name + ".gnuplot.log"};
+  for (const std::string& format : options_.formats) files.push_back(plot.name + "." + format);
+  return files;
+}
+
 std::vector<std::string> Plotter::render(const Plot& plot) {
   if (!active()) return {};
   const std::filesystem::path directory(directory_);

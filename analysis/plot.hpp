@@ -33,6 +33,8 @@ class Plotter {
   std::vector<std::string> render(const Plot& plot);
   // Whether figures will be drawn (checks for gnuplot once, warning once if it is missing).
   bool active();
+  // The files render(plot) writes: the script, gnuplot's log and an image per format.
+  std::vector<std::string> files_of(const Plot& plot) const;
 
  private:
   std::string directory_;

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -88,7 +89,40 @@ analysis::PlotOptions plot_options(const ConfigSection& output) {
   return options;
 }
 
+// The output directory of an analysis file, relative to the file.
+std::string output_directory(const InputFile& input, const ConfigSection& output) {
+  std::filesystem::path directory(output.string("directory"));
+  if (directory.is_relative() && !input.directory().empty()) directory = std::filesystem::path(input.directory()) / directory;
+  return directory.lexically_normal().string();
+}
+
+const char* const kSummaryFile = "summary.txt";
+
+// summary.txt and the existing files its last line ("outputs in DIR: a.csv b.png ...") lists.
+std::vector<std::string> files_of_earlier_analysis(const std::string& directory) {
+  const std::filesystem::path summary = std::filesystem::path(directory) / kSummaryFile;
+  if (!std::filesystem::exists(summary)) return {};
+  std::vector<std::string> files{summary.string()};
+  std::ifstream in(summary);
+  std::string listed;
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("outputs in ", 0) == 0 && line.rfind(": ") != std::string::npos)
+      listed = line.substr(line.rfind(": ") + 2);
+  std::istringstream names(listed);
+  for (std::string name; names >> name;)
+    if (std::filesystem::exists(std::filesystem::path(directory) / name))
+      files.push_back((std::filesystem::path(directory) / name).string());
+  return files;
+}
+
 }  // namespace
+
+std::vector<std::string> earlier_analysis_files(const std::string& path) {
+  const InputFile input(path);
+  const ConfigSection output = input.section(analysis_output_schema());
+  if (output.boolean("overwrite")) return {};
+  return files_of_earlier_analysis(output_directory(input, output));
+}
 
 const SectionSchema& analysis_trajectory_schema() {
   static const SectionSchema schema{
@@ -126,7 +160,10 @@ const SectionSchema& analysis_output_schema() {
            .defaults_to("analysis"),
        KeySpec("plots", KeyType::boolean, "draw figures with gnuplot (skipped with a warning if gnuplot is missing)")
            .defaults_to(true),
-       KeySpec("formats", KeyType::string_array, "figure formats: \"png\" (pngcairo) and/or \"svg\"; default both")}};
+       KeySpec("formats", KeyType::string_array, "figure formats: \"png\" (pngcairo) and/or \"svg\"; default both"),
+       KeySpec("overwrite", KeyType::boolean,
+               "replace the outputs of an earlier analysis in the directory (otherwise it refuses; see --force)")
+           .defaults_to(false)}};
   return schema;
 }
 
@@ -140,7 +177,8 @@ std::vector<const SectionSchema*> analysis_input_sections() {
   return sections;
 }
 
-void run_analysis(const std::string& path) {
+void run_analysis(const AnalysisRequest& request) {
+  const std::string& path = request.input_path;
   const InputFile input(path);
   std::vector<std::string> known;
   for (const SectionSchema* schema : analysis_input_sections()) known.push_back(schema->name);
@@ -149,6 +187,7 @@ void run_analysis(const std::string& path) {
 
   const ConfigSection output = input.section(analysis_output_schema());
   const analysis::PlotOptions plots = plot_options(output);
+  const std::string directory = output_directory(input, output);
   std::optional<ConfigSection> trajectory_section, reference_section;
   if (input.has_section("trajectory")) trajectory_section = input.section(analysis_trajectory_schema());
   if (input.has_section("reference")) reference_section = input.section(analysis_reference_schema());
@@ -169,6 +208,13 @@ void run_analysis(const std::string& path) {
     throw InputError(fmt::format("{}: no analysis to run: add one of the sections {}", path, choices));
   }
 
+  // After the options are checked, before anything is read or written.
+  if (!request.force && !output.boolean("overwrite"))
+    if (const std::vector<std::string> earlier = files_of_earlier_analysis(directory); !earlier.empty())
+      output.fail("directory", fmt::format("{} holds the outputs of an earlier analysis: {}; choose another "
+                                           "directory, set [output] overwrite = true, or pass --force",
+                                           directory, fmt::join(earlier, ", ")));
+
   analysis::AnalysisInput data;
   data.directory = input.directory();
   if (trajectory_section) data.read_options = read_options(*trajectory_section);
@@ -185,9 +231,12 @@ void run_analysis(const std::string& path) {
     }
   }
 
-  std::filesystem::path directory(output.string("directory"));
-  if (directory.is_relative() && !input.directory().empty()) directory = std::filesystem::path(input.directory()) / directory;
-  analysis::AnalysisReport report(directory.lexically_normal().string(), plots);
+  analysis::AnalysisReport report(directory, plots);
+  std::vector<NamedFile> protected_files = request.protected_files;
+  protected_files.push_back({"`analyze` INPUT", path});
+  for (const auto& section : {trajectory_section, reference_section})
+    if (section && section->has("file")) protected_files.push_back({section->where("file"), section->path("file")});
+  report.protect(std::move(protected_files));
   for (const auto& analysis : runs) {
     log::info("[{}] running", analysis->name());
     analysis->run(data, report);
@@ -200,7 +249,7 @@ void run_analysis(const std::string& path) {
     for (const std::string& warning : report.warnings()) summary += "  " + warning + "\n";
   }
   summary += fmt::format("outputs in {}: {}\n", report.directory(), fmt::join(report.files(), " "));
-  std::ofstream(report.path("summary.txt")) << summary;
+  report.write_text(kSummaryFile, summary);
   log::info("{}", summary.substr(0, summary.size() - 1));
 }
 

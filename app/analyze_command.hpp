@@ -5,11 +5,23 @@
 #include <vector>
 
 #include "engine/config.hpp"
+#include "io/output_files.hpp"
 
 namespace nqmd {
 
-// Runs every analysis the file names; throws InputError (file, line and key) on bad input.
-void run_analysis(const std::string& path);
+struct AnalysisRequest {
+  std::string input_path;
+  bool force = false;  // replace the outputs of an earlier analysis (as [output] overwrite = true)
+  std::vector<NamedFile> protected_files;  // besides its own inputs, files no output may replace (a run's)
+};
+
+// Runs every analysis the file names; throws InputError (file, line and key) on bad input, and (one line naming
+// them all) if the output directory holds the outputs of an earlier analysis, unless forced or overwrite = true.
+void run_analysis(const AnalysisRequest& request);
+
+// The files an earlier analysis of this file left in its output directory (its summary.txt and the outputs that
+// summary lists), none if the file's [output] has overwrite = true.
+std::vector<std::string> earlier_analysis_files(const std::string& path);
 
 const SectionSchema& analysis_trajectory_schema();  // [trajectory]
 const SectionSchema& analysis_reference_schema();   // [reference]

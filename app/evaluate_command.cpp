@@ -1,5 +1,6 @@
 #include "app/evaluate_command.hpp"
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -10,7 +11,9 @@
 #include "engine/error.hpp"
 #include "engine/log.hpp"
 #include "engine/neighbor_list.hpp"
+#include "io/atomic_file.hpp"
 #include "io/extxyz.hpp"
+#include "io/output_files.hpp"
 #include "potential/nequip/training/error_sums.hpp"
 #ifdef NQMD_HAVE_NEQUIP
 #include "potential/nequip/nequip_potential.hpp"
@@ -44,6 +47,14 @@ void evaluate_frames(const EvaluateRequest& request) {
   (void)request;
   throw InputError("evaluate: this nequip-md was built without NequIP (libtorch)");
 #else
+  if (!request.output.empty()) {
+    std::vector<NamedFile> inputs{{"--model", request.model}, {"--data", request.data}};
+    for (const std::string& path : request.training_data) inputs.push_back({"--training-data", path});
+    check_output_files({{"--output", request.output}}, inputs);
+    if (!request.force && std::filesystem::exists(request.output))
+      throw InputError(fmt::format("--output {} already exists; choose another name or pass --force to replace it",
+                                   request.output));
+  }
   nequip::PotentialOptions options;
   options.model = request.model;
   options.backend = nequip::parse_backend(request.backend, "--backend");
@@ -60,7 +71,6 @@ void evaluate_frames(const EvaluateRequest& request) {
 
   ExtxyzReader reader(request.data);
   std::unique_ptr<ExtxyzWriter> writer;
-  if (!request.output.empty()) writer = std::make_unique<ExtxyzWriter>(request.output);
   NeighborList neighbors(potential.cutoff(), 0.0, NeighborListKind::full);
   ForceResult result;
   ErrorSums energy_errors, force_errors, stress_errors;
@@ -68,57 +78,69 @@ void evaluate_frames(const EvaluateRequest& request) {
   std::size_t frames = 0, atoms = 0, frames_outside = 0, atoms_outside = 0;
   std::optional<ExtrapolationEvent> deepest_outside;
   std::string deepest_outside_text;
-  while (std::optional<Frame> frame = reader.next()) {
-    const System& system = frame->system;
-    potential.check_system(system);
-    neighbors.build(system);
-    potential.compute(system, neighbors, result);
-    atoms += system.size();
-    if (!result.extrapolation.empty()) {
-      ++frames_outside;
-      atoms_outside += result.extrapolation.size();
-      for (const ExtrapolationEvent& event : result.extrapolation)
-        if (!deepest_outside || event.depth() > deepest_outside->depth()) {
-          deepest_outside = event;
-          deepest_outside_text = fmt::format("frame {}: {}", frames, describe_extrapolation(event, system));
-        }
-    }
-    const bool has_stress = system.cell.any_periodic() && system.cell.volume() > 0;
-    const Mat3 stress = has_stress ? Mat3(-result.virial / system.cell.volume()) : Mat3::Zero();
-
-    if (frame->energy && system.size() > 0) energy_errors.add((result.energy - *frame->energy) / system.size());
-    if (frame->forces && frame->forces->size() == system.size()) {
-      for (std::size_t i = 0; i < system.size(); ++i)
-        for (int d = 0; d < 3; ++d) {
-          const double difference = result.forces[i][d] - (*frame->forces)[i][d];
-          force_errors.add(difference);
-          species_force_errors[system.symbol(i)].add(difference);
-        }
-    }
-    if (frame->stress && has_stress)
-      for (int a = 0; a < 3; ++a)
-        for (int b = 0; b < 3; ++b) stress_errors.add(stress(a, b) - (*frame->stress)(a, b));
-
-    if (writer) {
-      if (has_domain) set_info(*frame, "outside_training_domain", std::to_string(result.extrapolation.size()));
-      frame->energy = result.energy;
-      frame->forces = result.forces;
-      frame->energies = result.atom_energies;
-      frame->virial = result.virial;
-      if (has_stress) {
-        frame->stress = stress;
-      } else {
-        frame->stress.reset();
+  auto evaluate_all = [&] {
+    while (std::optional<Frame> frame = reader.next()) {
+      const System& system = frame->system;
+      potential.check_system(system);
+      neighbors.build(system);
+      potential.compute(system, neighbors, result);
+      atoms += system.size();
+      if (!result.extrapolation.empty()) {
+        ++frames_outside;
+        atoms_outside += result.extrapolation.size();
+        for (const ExtrapolationEvent& event : result.extrapolation)
+          if (!deepest_outside || event.depth() > deepest_outside->depth()) {
+            deepest_outside = event;
+            deepest_outside_text = fmt::format("frame {}: {}", frames, describe_extrapolation(event, system));
+          }
       }
-      writer->write(*frame);
+      const bool has_stress = system.cell.any_periodic() && system.cell.volume() > 0;
+      const Mat3 stress = has_stress ? Mat3(-result.virial / system.cell.volume()) : Mat3::Zero();
+
+      if (frame->energy && system.size() > 0) energy_errors.add((result.energy - *frame->energy) / system.size());
+      if (frame->forces && frame->forces->size() == system.size()) {
+        for (std::size_t i = 0; i < system.size(); ++i)
+          for (int d = 0; d < 3; ++d) {
+            const double difference = result.forces[i][d] - (*frame->forces)[i][d];
+            force_errors.add(difference);
+            species_force_errors[system.symbol(i)].add(difference);
+          }
+      }
+      if (frame->stress && has_stress)
+        for (int a = 0; a < 3; ++a)
+          for (int b = 0; b < 3; ++b) stress_errors.add(stress(a, b) - (*frame->stress)(a, b));
+
+      if (writer) {
+        if (has_domain) set_info(*frame, "outside_training_domain", std::to_string(result.extrapolation.size()));
+        frame->energy = result.energy;
+        frame->forces = result.forces;
+        frame->energies = result.atom_energies;
+        frame->virial = result.virial;
+        if (has_stress) {
+          frame->stress = stress;
+        } else {
+          frame->stress.reset();
+        }
+        writer->write(*frame);
+      }
+      ++frames;
     }
-    ++frames;
+    if (frames == 0) throw InputError(fmt::format("{}: no frames (expected extxyz frames to evaluate)", request.data));
+    if (writer) writer->flush();
+  };
+  if (request.output.empty()) {
+    evaluate_all();
+  } else {
+    replace_file_atomically(request.output, [&](const std::string& temporary) {
+      writer = std::make_unique<ExtxyzWriter>(temporary);
+      evaluate_all();
+      writer.reset();  // closed before it is renamed into place
+    });
   }
-  if (writer) writer->flush();
 
   fmt::print("evaluated {} frames ({} atoms) with NequIP model '{}' (backend {}, {})\n", frames, atoms, request.model,
              nequip::name(potential.backend()), nequip::name(potential.dtype()));
-  if (writer) fmt::print("results written to {}\n", request.output);
+  if (!request.output.empty()) fmt::print("results written to {}\n", request.output);
   if (has_domain) {
     fmt::print("{}\n", potential.training_domain());
     if (frames_outside == 0) {

@@ -1,5 +1,5 @@
 #pragma once
-// `nequip-md evaluate --model M --data frames.extxyz [--output out.extxyz] [--backend native|torchscript]
+// `nequip-md evaluate --model M --data frames.extxyz [--output out.extxyz [--force]] [--backend native|torchscript]
 // [--dtype float32|float64] [--species-map Cu=Cu,Au=Au] [--threads N]`: a NequIP model on every frame of an
 // extxyz file. Writes the frames with the results as ASE writes calculator results (info `energy`, `stress` =
 // -virial/V for frames with a periodic axis and a cell (eV/A^3), `virial` (eV); columns `forces`, `energies`), so
@@ -18,7 +18,8 @@ namespace nqmd {
 struct EvaluateRequest {
   std::string model;
   std::string data;
-  std::string output;            // "" for none
+  std::string output;            // "" for none; never one of the inputs, and replaced only with `force`
+  bool force = false;
   std::string backend = "native";
   std::string dtype;             // "" for the model's own
   std::string species_map;       // "Cu=Cu,Au=Au", "" for matching by name
@@ -26,7 +27,9 @@ struct EvaluateRequest {
   std::vector<std::string> training_data;  // extxyz training frames for a model file without a record
 };
 
-// Throws InputError on bad input (missing file, species the model lacks, ...).
+// Throws InputError on bad input (missing file, species the model lacks, no frames, an output that is an input
+// or exists without `force`, ...). The output is written beside and renamed into place at the end, so a failed
+// evaluation leaves an existing file as it was.
 void evaluate_frames(const EvaluateRequest& request);
 
 }  // namespace nqmd

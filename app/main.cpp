@@ -42,9 +42,10 @@ int main(int argc, char** argv) {
   run->add_option("-t,--threads", run_request.threads, "threads of the run (overrides [run] threads)")
       ->check(CLI::Range(1, 4096));
 
-  std::string analysis_path;
+  nqmd::AnalysisRequest analysis_request;
   CLI::App* analyze = app.add_subcommand("analyze", "analyse trajectories as ANALYSIS.toml describes: CSV, figures, summary");
-  analyze->add_option("input", analysis_path, "analysis file (TOML)")->required();
+  analyze->add_option("input", analysis_request.input_path, "analysis file (TOML)")->required();
+  analyze->add_flag("-f,--force", analysis_request.force, "replace the outputs of an earlier analysis");
 
   CLI::App* reference = app.add_subcommand("input-reference", "print the reference of every input.toml key (Markdown)");
   std::string reference_section;
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
   evaluate->add_option("--model", evaluate_request.model, "nequip-deploy .pth or native model file")->required();
   evaluate->add_option("--data", evaluate_request.data, "extxyz frames")->required();
   evaluate->add_option("--output", evaluate_request.output, "extxyz file for the frames with the model's results");
+  evaluate->add_flag("-f,--force", evaluate_request.force, "replace an existing --output file");
   evaluate->add_option("--backend", evaluate_request.backend, "native (default) or torchscript")
       ->check(CLI::IsMember({"native", "torchscript"}));
   evaluate->add_option("--dtype", evaluate_request.dtype, "float64 or float32 (default: the model's own)")
@@ -99,7 +101,7 @@ int main(int argc, char** argv) {
     } else if (*evaluate) {
       nqmd::evaluate_frames(evaluate_request);
     } else if (*analyze) {
-      nqmd::run_analysis(analysis_path);
+      nqmd::run_analysis(analysis_request);
     } else if (*reference) {
       nqmd::log::result("{}", reference_template ? nqmd::input_template()
                                                  : nqmd::input_reference_markdown(reference_section));

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <limits>
 #include <map>
-#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -22,6 +21,7 @@
 #include "engine/units.hpp"
 #include "integrators/initial_velocities.hpp"
 #include "io/checkpoint.hpp"
+#include "io/output_files.hpp"
 #include "io/thermo_output.hpp"
 #include "io/trajectory_writer.hpp"
 #ifdef NQMD_HAVE_NEQUIP
@@ -285,12 +285,92 @@ void warn_close_pairs(const System& system, const NeighborList& neighbors, doubl
 
 namespace {
 
-// The MD part of a run; returns the analysis file to run afterwards, if any. The Simulation and its writers are
-// gone when it returns, so the trajectory is closed before the analysis reads it.
-std::optional<std::string> run_md(const InputFile& input, const RunRequest& request, const StageContext& stage) {
+// The files a run reads and writes, each under the key that names it.
+struct RunFiles {
+  std::vector<NamedFile> inputs;
+  std::vector<NamedFile> outputs;
+};
 
+RunFiles run_files(const RunRequest& request, const InputFile& input, const ConfigSection& run,
+                   const ConfigSection& output, const std::optional<std::string>& analysis, const StageContext& stage) {
+  RunFiles files;
+  files.outputs = {{run.where("thermo_file"), output_path(run, "thermo_file", stage)},
+                   {run.where("checkpoint_file"), output_path(run, "checkpoint_file", stage)},
+                   {output.where("trajectory_file"), output_path(output, "trajectory_file", stage)}};
+  files.inputs.push_back({"`run` INPUT", input.path()});
+  const ConfigSection structure = input.section(structure_section_schema());
+  for (const char* key : {"file", "checkpoint"})
+    if (structure.has(key)) files.inputs.push_back({structure.where(key), structure.path(key)});
+  const auto& potentials = PotentialRegistry::instance();
+  const ConfigSection potential = input.section(
+      potential_section_schema().merged_with(potentials.find(input.kind_of("potential", potentials.names()))->schema));
+  if (potential.has("model")) files.inputs.push_back({potential.where("model"), potential.path("model")});
+  if (potential.has("training_data"))
+    for (const std::string& path : potential.paths("training_data"))
+      files.inputs.push_back({potential.where("training_data"), path});
+  if (request.restart_path)  // continued in place: read whole before the checkpoint replaces it atomically
+    files.inputs.push_back({"--restart", *request.restart_path, run.where("checkpoint_file")});
+  if (analysis) files.inputs.push_back({input.section(analysis_after_run_schema()).where("file"), *analysis});
+  return files;
+}
+
+// What the MD part of a run leaves for the analysis after it.
+struct MdOutcome {
+  std::optional<std::string> analysis;
+  bool replace_earlier_analysis = false;  // a restart or an overwriting run replaces what an earlier one left
+  std::vector<NamedFile> run_files;       // the run's inputs and outputs, which the analysis must not replace
+  OutputLock lock;
+};
+
+// "[section] key" of a ConfigSection::where text ("FILE:LINE: [section] key").
+std::string key_of(const std::string& where) {
+  const std::size_t section = where.rfind(": [");
+  return section == std::string::npos ? where : where.substr(section + 2);
+}
+
+// The MD part of a run; returns the analysis file to run afterwards, if any, and the lock on the run's outputs,
+// which the caller holds until the analysis is done too. The Simulation and its writers are gone when it returns,
+// so the trajectory is closed before the analysis reads it.
+MdOutcome run_md(const InputFile& input, const RunRequest& request, const StageContext& stage) {
   const ConfigSection run = input.section(run_section_schema());
   const ConfigSection neighbor = input.section(neighbor_section_schema());
+  const ConfigSection output = input.section(output_section_schema());
+  MdOutcome outcome;
+  std::optional<std::string>& analysis = outcome.analysis;
+  if (input.has_section("analysis")) {
+    analysis = input.section(analysis_after_run_schema()).path("file");
+    if (!std::filesystem::exists(*analysis))
+      input.section(analysis_after_run_schema()).fail("file", fmt::format("{} does not exist", *analysis));
+  }
+  const std::string thermo_path = output_path(run, "thermo_file", stage);
+  const std::string checkpoint_path = output_path(run, "checkpoint_file", stage);
+  const std::string trajectory_path = output_path(output, "trajectory_file", stage);
+
+  // Nothing is opened for writing before the outputs are known to be distinct, none is an input, and this
+  // process holds their lock.
+  const RunFiles files = run_files(request, input, run, output, analysis, stage);
+  check_output_files(files.outputs, files.inputs);
+  outcome.lock = OutputLock(files.outputs);
+  outcome.run_files = files.inputs;
+  outcome.run_files.insert(outcome.run_files.end(), files.outputs.begin(), files.outputs.end());
+
+  // A fresh run never clobbers the outputs of another run; a restart continues its own.
+  const bool overwrite = request.force || run.boolean("overwrite");
+  outcome.replace_earlier_analysis = overwrite || request.restart_path.has_value();
+  if (!request.restart_path && !overwrite) {
+    std::vector<std::string> existing;
+    for (const NamedFile& file : files.outputs)
+      if (!file.path.empty() && std::filesystem::exists(file.path))
+        existing.push_back(fmt::format("{} ({})", file.path, key_of(file.name)));
+    if (analysis)
+      for (const std::string& path : earlier_analysis_files(*analysis))
+        existing.push_back(fmt::format("{} (an earlier [analysis])", path));
+    if (!existing.empty())
+      throw InputError(fmt::format("{}: files of another run already exist: {}; choose other names, set [run] "
+                                   "overwrite = true, or pass --force",
+                                   input.path(), fmt::join(existing, ", ")));
+  }
+
   const ConfigSection minimize = input.section(minimize_section_schema());
   if (minimize.present()) (void)minimize_settings(minimize);  // its errors before anything runs
   Frame frame;
@@ -308,29 +388,7 @@ std::optional<std::string> run_md(const InputFile& input, const RunRequest& requ
   const ConfigSection velocities = input.section(velocities_section_schema());
   if (!request.restart_path)
     initialize_velocities(velocities, frame.system, frame.has_velocities, integrator->conserves_momentum());
-
   const auto steps = static_cast<std::uint64_t>(run.integer("steps"));
-  const std::string thermo_path = output_path(run, "thermo_file", stage);
-  const std::string checkpoint_path = output_path(run, "checkpoint_file", stage);
-  const ConfigSection output = input.section(output_section_schema());
-  std::optional<std::string> analysis;
-  if (input.has_section("analysis")) {
-    analysis = input.section(analysis_after_run_schema()).path("file");
-    if (!std::filesystem::exists(*analysis))
-      input.section(analysis_after_run_schema()).fail("file", fmt::format("{} does not exist", *analysis));
-  }
-  const std::string trajectory_path = output_path(output, "trajectory_file", stage);
-  // A fresh run never clobbers the outputs of another run; a restart continues its own.
-  const bool overwrite = request.force || run.boolean("overwrite");
-  if (!request.restart_path && !overwrite) {
-    for (const auto& [section, key, path] :
-         {std::tuple{&run, "thermo_file", thermo_path}, std::tuple{&run, "checkpoint_file", checkpoint_path},
-          std::tuple{&output, "trajectory_file", trajectory_path}})
-      if (!path.empty() && std::filesystem::exists(path))
-        section->fail(key, fmt::format("{} already exists (from another run?); choose another name, set [run] "
-                                       "overwrite = true, or pass --force",
-                                       path));
-  }
 
   Simulation simulation(std::move(frame.system), std::move(potential), std::move(integrator), neighbor.real("skin"));
   std::optional<Checkpoint> restart;
@@ -399,7 +457,7 @@ std::optional<std::string> run_md(const InputFile& input, const RunRequest& requ
     log::info("checkpoint: {} (step {})", checkpoint_path, simulation.step());
   }
   if (stage.end != nullptr) *stage.end = simulation.system();
-  return analysis;
+  return outcome;
 }
 
 // The sections a [[stage]] may hold. Of the top-level ones, [minimize] and [velocities] apply to the first stage
@@ -410,9 +468,9 @@ const std::vector<std::string> kStageSections{"minimize", "velocities", "neighbo
 // Runs the stages of a staged input in turn, each from the final state of the one before, exactly as separate
 // runs chained by [structure] checkpoint = (the previous stage's checkpoint) would. A restart names the checkpoint
 // of the stage it continues: the stages before it are done, the ones after it follow.
-std::vector<std::string> run_stages(const InputFile& input, const std::vector<InputStage>& stages,
-                                    const RunRequest& request) {
-  std::vector<std::string> analyses;
+std::vector<MdOutcome> run_stages(const InputFile& input, const std::vector<InputStage>& stages,
+                                  const RunRequest& request) {
+  std::vector<MdOutcome> outcomes;
   std::size_t first = 0;
   if (request.restart_path) {
     std::vector<std::string> checkpoints;
@@ -442,12 +500,10 @@ std::vector<std::string> run_stages(const InputFile& input, const std::vector<In
     RunRequest stage_request = request;
     if (k != first) stage_request.restart_path.reset();
     System end;
-    if (std::optional<std::string> analysis =
-            run_md(stage.input.without(dropped), stage_request, {stage.name, stage.keys, state, &end}))
-      analyses.push_back(*analysis);
+    outcomes.push_back(run_md(stage.input.without(dropped), stage_request, {stage.name, stage.keys, state, &end}));
     state = std::move(end);
   }
-  return analyses;
+  return outcomes;
 }
 
 }  // namespace
@@ -457,17 +513,18 @@ void run_simulation(const RunRequest& request) {
   std::vector<std::string> known;
   for (const InputSection& section : run_input_sections()) known.push_back(section.common->name);
   input.without({"stage"}).check_sections(known);
-  std::vector<std::string> analyses;
+  // Each outcome holds the lock on its outputs until every analysis is done.
+  std::vector<MdOutcome> outcomes;
   const std::vector<InputStage> stages = input.stages("stage", kStageSections);
-  if (stages.empty()) {
-    if (std::optional<std::string> analysis = run_md(input, request, {})) analyses.push_back(*analysis);
-  } else {
-    analyses = run_stages(input, stages, request);
-  }
-  for (const std::string& analysis : analyses) {
-    log::info("analysis: {}", analysis);
-    run_analysis(analysis);
-  }
+  if (stages.empty())
+    outcomes.push_back(run_md(input, request, {}));
+  else
+    outcomes = run_stages(input, stages, request);
+  for (const MdOutcome& md : outcomes)
+    if (md.analysis) {
+      log::info("analysis: {}", *md.analysis);
+      run_analysis({*md.analysis, md.replace_earlier_analysis, md.run_files});
+    }
 }
 
 }  // namespace nqmd

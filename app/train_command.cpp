@@ -9,6 +9,7 @@
 #include "engine/error.hpp"
 #include "engine/log.hpp"
 #include "engine/units.hpp"
+#include "io/output_files.hpp"
 #ifdef NQMD_HAVE_NEQUIP
 #include "potential/nequip/training/trainer.hpp"
 #endif
@@ -370,6 +371,23 @@ void run_training(const TrainRequest& request) {
 
   s.directory = output.path("directory");
   s.resume = request.resume;
+  // No written file is an input, and one process at a time trains into a directory (the lock, on its
+  // checkpoint.npz, is held until the training and its figure are done).
+  std::vector<NamedFile> inputs{{"`train` INPUT", request.input_path}};
+  for (const auto& [key, files] : {std::pair{"files", &s.files}, std::pair{"validation_files", &s.validation_files},
+                                   std::pair{"test_files", &s.test_files}})
+    for (const std::string& file : *files) inputs.push_back({data.where(key), file});
+  if (!s.initial_model.empty()) inputs.push_back({model.where("initial_model"), s.initial_model});
+  std::vector<NamedFile> outputs;
+  for (const std::string& file : nequip::training_output_files(s.directory))
+    outputs.push_back({fmt::format("{} ({})", output.where("directory"), fs::path(file).filename().string()), file});
+  for (const char* figure : {"learning_curve.gp", "learning_curve.png"})
+    outputs.push_back({fmt::format("{} ({})", output.where("directory"), figure), (fs::path(s.directory) / figure).string()});
+  check_output_files(outputs, inputs);
+  std::error_code error;
+  fs::create_directories(s.directory, error);
+  if (error) output.fail("directory", fmt::format("cannot create '{}' ({})", s.directory, error.message()));
+  const OutputLock lock({outputs.front()});
   const bool overwrite = output.boolean("overwrite") || request.force;
   if (!s.resume && !overwrite) {
     const std::string earlier = nequip::earlier_training_file(s.directory);

@@ -626,8 +626,8 @@ TEST_CASE("the inputs/argon-analysis example runs and gives liquid argon's numbe
   CHECK(md.out.find("analysis: ") != std::string::npos);
   CHECK(md.out.find("[rdf] Ar-Ar: first peak r = ") != std::string::npos);
   REQUIRE(sandbox.exists("analysis/diffusion.csv"));
-  // ... and `analyze` repeats it on its own.
-  const CommandResult result = sandbox.run("analyze analysis.toml");
+  // ... and `analyze` repeats it on its own (replacing what the run's analysis wrote).
+  const CommandResult result = sandbox.run("analyze analysis.toml --force");
   INFO(result.out << result.err);
   REQUIRE(result.exit_code == 0);
   auto diffusion = read_csv(sandbox.read("analysis/diffusion.csv"));

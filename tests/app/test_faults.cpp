@@ -37,6 +37,10 @@ namespace {
 
 using nqmd::test::CliSandbox;
 using nqmd::test::CommandResult;
+using nqmd::test::error_lines;
+using nqmd::test::lines_of;
+using nqmd::test::start;
+using nqmd::test::wait_for;
 
 // 256 argon atoms under a Langevin thermostat (random numbers in the checkpoint), long enough never to finish.
 std::string argon_input(std::uint64_t steps, const std::string& output, const std::string& run_extra = "") {
@@ -69,60 +73,12 @@ seed = 9
          std::to_string(steps) + "\nthermo_every = 10\n" + run_extra;
 }
 
-// Starts `nequip-md ARGS...` in the sandbox (stdout.txt, stderr.txt there). With a file-size limit, SIGXFSZ is
-// ignored so that writes past it fail with EFBIG, as on a full disk.
-pid_t start(const CliSandbox& sandbox, const std::vector<std::string>& arguments,
-            std::optional<rlim_t> file_size_limit = std::nullopt) {
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(NQMD_EXECUTABLE));
-  for (const std::string& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
-  argv.push_back(nullptr);
-  std::fflush(stdout);  // or the child would write the parent's buffered output once more
-  std::fflush(stderr);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(sandbox.directory().c_str()) != 0) _exit(127);
-    if (!std::freopen("stdout.txt", "w", stdout) || !std::freopen("stderr.txt", "w", stderr)) _exit(127);
-    if (file_size_limit) {
-      const rlimit limit{*file_size_limit, *file_size_limit};
-      if (setrlimit(RLIMIT_FSIZE, &limit) != 0) _exit(127);
-      signal(SIGXFSZ, SIG_IGN);
-    }
-    execv(NQMD_EXECUTABLE, argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// Exit code, or minus the signal that ended the process.
-int wait_for(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
-
 CommandResult run_limited(const CliSandbox& sandbox, const std::vector<std::string>& arguments, rlim_t limit) {
   CommandResult result;
   result.exit_code = wait_for(start(sandbox, arguments, limit));
   result.out = sandbox.read("stdout.txt");
   result.err = sandbox.read("stderr.txt");
   return result;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);)
-    if (!line.empty()) lines.push_back(line);
-  return lines;
-}
-
-// The error lines of stderr (warnings are allowed besides them).
-std::vector<std::string> error_lines(const std::string& err) {
-  std::vector<std::string> errors;
-  for (const std::string& line : lines_of(err))
-    if (line.rfind("warning: ", 0) != 0) errors.push_back(line);
-  return errors;
 }
 
 // Thermo rows (physical columns 0..8, without the throughput) with step > after, keyed by their text.

@@ -254,8 +254,7 @@ TEST_CASE("run: a fresh run refuses to clobber another run's outputs unless told
   const std::string first_thermo = sandbox.read("thermo.csv");
   const CommandResult again = sandbox.run("run input.toml");
   CHECK(again.exit_code == 1);
-  CHECK(again.err.find("[run] thermo_file: ") != std::string::npos);
-  CHECK(again.err.find("thermo.csv already exists") != std::string::npos);
+  CHECK(again.err.find("already exist: thermo.csv ([run] thermo_file)") != std::string::npos);
   CHECK(sandbox.read("thermo.csv") == first_thermo);  // untouched
   CHECK(sandbox.run("run input.toml --force").exit_code == 0);
   sandbox.write("input.toml", argon_input("[integrator]\nkind = \"nve\"\ntimestep = 5.0\n", 5, "overwrite = true\n"));

@@ -270,6 +270,11 @@ std::string earlier_training_file(const std::string& directory) {
   return "";
 }
 
+std::vector<std::string> training_output_files(const std::string& directory) {
+  const OutputPaths paths(directory);
+  return {paths.checkpoint, paths.best_model, paths.last_model, paths.metrics_csv, paths.test_errors};
+}
+
 TrainingReport train_nequip(const TrainingSettings& s, const std::function<void(const std::string&)>& log) {
   if (!(s.learning_rate > 0)) throw InputError("[optimizer] learning_rate must be > 0");
   if (s.threads > 0) torch::set_num_threads(s.threads);

@@ -106,6 +106,9 @@ struct TrainingReport {
 // best_model.npz or metrics_epoch.csv), or "" if there is none.
 std::string earlier_training_file(const std::string& directory);
 
+// Every file train_nequip writes into `directory` (the model files, checkpoint.npz first, and the logs).
+std::vector<std::string> training_output_files(const std::string& directory);
+
 // Runs the training; InputError (one line) for bad data or settings. Writes into settings.directory:
 // metrics_epoch.csv, best_model.npz, last_model.npz, checkpoint.npz, and test_errors.txt with test frames.
 // `log` receives the lines to print (the epoch table, the final summary).
