@@ -213,6 +213,13 @@ class MsdAnalysis final : public Analysis {
   void compare(const Trajectory& reference, const std::vector<std::string>& species,
                const std::vector<DiffusionResult>& tracers, AnalysisReport& report,
                std::vector<bool>& in_reference) const {
+    // Frames without times (ab-initio snapshots, say) have no MSD: a made-up interval would give a made-up D.
+    if (!reference.has_times) {
+      report.warn(this->name(), fmt::format("the reference {} records no times: its MSD is not compared (give "
+                                            "[reference] frame_interval if its frames are a trajectory)",
+                                            reference.source));
+      return;
+    }
     const MeanSquaredDisplacement msd = about("", [&] {
       try {
         return MeanSquaredDisplacement(reference, options_.msd);

@@ -19,6 +19,7 @@ std::vector<KeySpec> diffusion_fit_keys() {
               .defaults_to("atoms"),
           KeySpec("blocks", KeyType::integer, "time blocks for error_method = \"time_blocks\" and the collective D")
               .at_least(2)
+              .at_most(1e6)
               .defaults_to(std::int64_t{5}),
           KeySpec("remove_drift", KeyType::boolean,
                   "subtract the centre-of-mass displacement of the whole system from every atom")

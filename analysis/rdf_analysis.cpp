@@ -26,12 +26,14 @@ SectionSchema rdf_schema() {
                .defaults_to(0.0),
            KeySpec("bins", KeyType::integer, "number of bins of equal width between 0 and r_max")
                .at_least(1)
+               .at_most(1e6)
                .defaults_to(std::int64_t{200}),
            KeySpec("pairs", KeyType::string_array,
                    "species pairs \"A-B\" (centre A, neighbour B); default every unordered pair, e.g. [\"O-O\", "
                    "\"O-H\", \"H-H\"]"),
            KeySpec("blocks", KeyType::integer, "least number of blocks of consecutive frames for the error bars")
                .at_least(2)
+               .at_most(1e6)
                .defaults_to(std::int64_t{8}),
            KeySpec("periodic_images", KeyType::boolean,
                    "count every periodic image within r_max (needed for r_max beyond half the cell width)")

@@ -64,6 +64,9 @@ void check_frames(const Trajectory& trajectory) {
 
 double uniform_frame_interval(const Trajectory& trajectory, const std::string& analysis) {
   const std::vector<TrajectoryFrame>& frames = trajectory.frames;
+  if (!trajectory.has_times)
+    throw InputError(fmt::format("{} needs the frames' times, but {} records none (give its frame_interval, fs)",
+                                 analysis, trajectory.source));
   if (frames.size() < 2)
     throw InputError(
         fmt::format("not enough frames for {}: the trajectory has {}, at least 2 are needed", analysis, frames.size()));

@@ -46,12 +46,15 @@ TrajectoryReadOptions read_options(const ConfigSection& section) {
   return options;
 }
 
-// The trajectory of a section's `file`; errors name the section's file key.
+// The trajectory of a section's `file`; errors name the section's file key. A reference may lack times: its
+// structure is compared, and the analyses that need times leave it out.
 Trajectory load(const ConfigSection& section) {
   const std::string path = section.path("file");
   Trajectory trajectory;
   try {
-    trajectory = read_trajectory(path, read_options(section));
+    TrajectoryReadOptions options = read_options(section);
+    options.require_times = section.name() != "reference";
+    trajectory = read_trajectory(path, options);
   } catch (const InputError& error) {
     section.fail("file", error.what());
   }
@@ -63,10 +66,12 @@ Trajectory load(const ConfigSection& section) {
   std::string composition;
   for (const std::string& symbol : order) composition += fmt::format("{}{} {}", composition.empty() ? "" : ", ", symbol, counts[symbol]);
   const auto& frames = trajectory.frames;
-  const std::string spacing =
-      frames.size() > 1 ? fmt::format(", {:.6g} fs apart ({:.6g} ps in all)", frames[1].time_fs - frames[0].time_fs,
-                                      (frames.back().time_fs - frames.front().time_fs) / 1000.0)
-                        : std::string();
+  std::string spacing = ", no times";
+  if (trajectory.has_times && frames.size() > 1)
+    spacing = fmt::format(", {:.6g} fs apart ({:.6g} ps in all)", frames[1].time_fs - frames[0].time_fs,
+                          (frames.back().time_fs - frames.front().time_fs) / 1000.0);
+  else if (trajectory.has_times)
+    spacing.clear();
   log::info("[{}] {}: {} frames{}, {} atoms ({}), {}", section.name(), path, frames.size(), spacing,
             trajectory.atoms(), composition, trajectory.has_velocities() ? "with velocities" : "no velocities");
   return trajectory;
@@ -143,7 +148,9 @@ const SectionSchema& analysis_reference_schema() {
   static const SectionSchema schema{
       "reference",
       "A second trajectory of the same system to compare with (e.g. ab-initio MD frames as extended XYZ): [rdf] "
-      "overlays its g(r) and gives the differences per pair, [msd] gives D/D_reference with the combined error.",
+      "overlays its g(r) and gives the differences per pair, [msd] gives D/D_reference with the combined error "
+      "when the reference is a trajectory (its file records times, or frame_interval gives them). Frames without "
+      "times (ab-initio snapshots) are compared by structure only.",
       [] {
         std::vector<KeySpec> keys{KeySpec("file", KeyType::string, "reference trajectory file").require()};
         for (const KeySpec& key : frame_selection_keys()) keys.push_back(key);
@@ -207,6 +214,17 @@ void run_analysis(const AnalysisRequest& request) {
       choices += fmt::format("{}[{}]", k > first_analysis ? ", " : "", known[k]);
     throw InputError(fmt::format("{}: no analysis to run: add one of the sections {}", path, choices));
   }
+  if (needs_trajectory) {
+    if (!trajectory_section)
+      throw InputError(fmt::format("{}: missing section [trajectory] (it needs key 'file': the trajectory to analyse)", path));
+    if (!trajectory_section->has("file")) trajectory_section->fail("file", "is required (the trajectory to analyse)");
+  }
+  if (request.check_only) {
+    // The trajectory may be what the run is about to write; a reference must be there already.
+    if (reference_section && !std::filesystem::exists(reference_section->path("file")))
+      reference_section->fail("file", fmt::format("{}: trajectory file not found", reference_section->path("file")));
+    return;
+  }
 
   // After the options are checked, before anything is read or written.
   if (!request.force && !output.boolean("overwrite"))
@@ -220,9 +238,6 @@ void run_analysis(const AnalysisRequest& request) {
   if (trajectory_section) data.read_options = read_options(*trajectory_section);
   std::optional<Trajectory> trajectory, reference;
   if (needs_trajectory) {
-    if (!trajectory_section)
-      throw InputError(fmt::format("{}: missing section [trajectory] (it needs key 'file': the trajectory to analyse)", path));
-    if (!trajectory_section->has("file")) trajectory_section->fail("file", "is required (the trajectory to analyse)");
     trajectory = load(*trajectory_section);
     data.trajectory = &*trajectory;
     if (reference_section) {

@@ -13,6 +13,9 @@ struct AnalysisRequest {
   std::string input_path;
   bool force = false;  // replace the outputs of an earlier analysis (as [output] overwrite = true)
   std::vector<NamedFile> protected_files;  // besides its own inputs, files no output may replace (a run's)
+  // Only check the file (sections, keys, every analysis's options, the reference file's presence), reading and
+  // writing nothing: what `run` does before its first step, so that a bad [analysis] file costs no MD.
+  bool check_only = false;
 };
 
 // Runs every analysis the file names; throws InputError (file, line and key) on bad input, and (one line naming

@@ -77,7 +77,10 @@ const SectionSchema& run_section_schema() {
   static const SectionSchema schema{
       "run",
       "Length of the run and what it writes. Output paths are relative to this input file.",
-      {KeySpec("steps", KeyType::integer, "number of time steps").at_least(0).require(),
+      {KeySpec("steps", KeyType::integer, "number of time steps (at most 1e12: years of CPU time)")
+           .at_least(0)
+           .at_most(1e12)
+           .require(),
        KeySpec("thermo_every", KeyType::integer, "steps between thermo rows (terminal and CSV)").at_least(1).defaults_to(
            std::int64_t{100}),
        KeySpec("thermo_file", KeyType::string, "thermo CSV file; \"\" for none").defaults_to("thermo.csv"),
@@ -91,8 +94,10 @@ const SectionSchema& run_section_schema() {
            .at_least(0)
            .at_most(4096)
            .defaults_to(std::int64_t{0}),
-       KeySpec("min_distance", KeyType::real, "warn at start about atom pairs closer than this (A)")
+       KeySpec("min_distance", KeyType::real,
+               "warn at start about atom pairs closer than this (A); closer than 0.01 A is an error")
            .at_least(0.0)
+           .at_most(10.0)
            .defaults_to(0.5),
        KeySpec("overwrite", KeyType::boolean,
                "replace output files left by another run (otherwise a fresh run refuses to start; see --force)")
@@ -264,7 +269,21 @@ void print_system_summary(const System& system, const NeighborList& neighbors, d
             pairs_factor * neighbors.num_edges() / std::max<std::size_t>(1, system.size()));
 }
 
-void warn_close_pairs(const System& system, const NeighborList& neighbors, double min_distance) {
+void check_close_pairs(const std::string& input_path, const System& system, double min_distance) {
+  // Closer than this, no potential is meant to be evaluated: the structure is wrong (atoms written twice, a
+  // cell thinner than an atom).
+  constexpr double kCoincident = 0.01;
+  const Vec3 widths = system.cell.perpendicular_widths();
+  for (int axis = 0; axis < 3; ++axis)
+    if (system.cell.periodic(axis) && widths[axis] < kCoincident)
+      throw InputError(fmt::format("{}: [structure]: the cell is {:.3g} A wide along {}, thinner than an atom",
+                                   input_path, widths[axis], "abc"[axis]));
+  NeighborList neighbors(std::max(min_distance, kCoincident), 0.0);
+  try {
+    neighbors.build(system);
+  } catch (const InputError& error) {
+    throw InputError(fmt::format("{}: [structure]: {}", input_path, error.what()));
+  }
   double closest = std::numeric_limits<double>::infinity();
   std::size_t closest_edge = 0;
   for (std::size_t e = 0; e < neighbors.num_edges(); ++e) {
@@ -273,6 +292,16 @@ void warn_close_pairs(const System& system, const NeighborList& neighbors, doubl
       closest = distance;
       closest_edge = e;
     }
+  }
+  if (closest < kCoincident) {
+    const int i = neighbors.centers()[closest_edge], j = neighbors.neighbors()[closest_edge];
+    if (i == j)
+      throw InputError(fmt::format("{}: [structure]: atom {} ({}) is {:.3g} A from its own periodic image: the cell "
+                                   "is that thin",
+                                   input_path, i, system.symbol(i), closest));
+    throw InputError(fmt::format("{}: [structure]: atoms {} ({}) and {} ({}) are {:.3g} A apart, on top of each "
+                                 "other (an atom written twice?)",
+                                 input_path, i, system.symbol(i), j, system.symbol(j), closest));
   }
   if (closest < min_distance) {
     const int i = neighbors.centers()[closest_edge], j = neighbors.neighbors()[closest_edge];
@@ -341,6 +370,9 @@ MdOutcome run_md(const InputFile& input, const RunRequest& request, const StageC
     analysis = input.section(analysis_after_run_schema()).path("file");
     if (!std::filesystem::exists(*analysis))
       input.section(analysis_after_run_schema()).fail("file", fmt::format("{} does not exist", *analysis));
+    AnalysisRequest check{*analysis};
+    check.check_only = true;
+    run_analysis(check);  // its errors now, not after the MD
   }
   const std::string thermo_path = output_path(run, "thermo_file", stage);
   const std::string checkpoint_path = output_path(run, "checkpoint_file", stage);
@@ -390,6 +422,7 @@ MdOutcome run_md(const InputFile& input, const RunRequest& request, const StageC
     initialize_velocities(velocities, frame.system, frame.has_velocities, integrator->conserves_momentum());
   const auto steps = static_cast<std::uint64_t>(run.integer("steps"));
 
+  if (!request.restart_path) check_close_pairs(input.path(), frame.system, run.real("min_distance"));
   Simulation simulation(std::move(frame.system), std::move(potential), std::move(integrator), neighbor.real("skin"));
   std::optional<Checkpoint> restart;
   if (request.restart_path) restart = read_checkpoint(*request.restart_path);
@@ -424,7 +457,14 @@ MdOutcome run_md(const InputFile& input, const RunRequest& request, const StageC
     if (minimize.present()) run_minimization(minimize, simulation);
   }
   print_system_summary(simulation.system(), simulation.neighbor_list(), simulation.potential().cutoff());
-  if (!restart) warn_close_pairs(simulation.system(), simulation.neighbor_list(), run.real("min_distance"));
+  log::detail("potential: [potential] kind = \"{}\", cutoff {} A; integrator: [integrator] kind = \"{}\", "
+              "timestep {} fs; steps {} to {}",
+              input.kind_of("potential", PotentialRegistry::instance().names()), simulation.potential().cutoff(),
+              input.kind_of("integrator", IntegratorRegistry::instance().names()), timestep, first_step, steps);
+  for (const NamedFile& file : files.inputs)
+    if (!file.path.empty()) log::detail("reads {} ({})", file.path, file.name);
+  for (const NamedFile& file : files.outputs)
+    if (!file.path.empty()) log::detail("writes {} ({})", file.path, file.name);
 
   if (const std::string domain = simulation.potential().training_domain();
       !domain.empty() && simulation.watchdog() && simulation.watchdog()->checks_extrapolation())

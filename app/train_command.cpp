@@ -107,14 +107,14 @@ const SectionSchema& model_schema() {
                     "(fine-tuning) and the other keys are unused.",
                     {}};
     s.keys.push_back(KeySpec("r_max", KeyType::real, "cutoff radius (A)").greater_than(0).defaults_to(4.0));
-    s.keys.push_back(KeySpec("num_layers", KeyType::integer, "interaction blocks").at_least(1).defaults_to(std::int64_t{3}));
+    s.keys.push_back(KeySpec("num_layers", KeyType::integer, "interaction blocks").at_least(1).at_most(64).defaults_to(std::int64_t{3}));
     s.keys.push_back(KeySpec("l_max", KeyType::integer, "largest rotation order of features and edges")
                          .at_least(0)
                          .at_most(3)
                          .defaults_to(std::int64_t{1}));
     s.keys.push_back(KeySpec("parity", KeyType::boolean, "features of both parities (E(3)); false: SE(3)").defaults_to(true));
-    s.keys.push_back(KeySpec("num_features", KeyType::integer, "channels per irrep").at_least(1).defaults_to(std::int64_t{32}));
-    s.keys.push_back(KeySpec("num_basis", KeyType::integer, "Bessel radial basis functions").at_least(1).defaults_to(std::int64_t{8}));
+    s.keys.push_back(KeySpec("num_features", KeyType::integer, "channels per irrep").at_least(1).at_most(4096).defaults_to(std::int64_t{32}));
+    s.keys.push_back(KeySpec("num_basis", KeyType::integer, "Bessel radial basis functions").at_least(1).at_most(1024).defaults_to(std::int64_t{8}));
     s.keys.push_back(KeySpec("bessel_trainable", KeyType::boolean, "train the Bessel frequencies (BesselBasis_trainable)")
                          .defaults_to(true));
     s.keys.push_back(KeySpec("polynomial_cutoff_p", KeyType::real, "exponent p of the polynomial cutoff (PolynomialCutoff_p)")
@@ -122,9 +122,11 @@ const SectionSchema& model_schema() {
                          .defaults_to(6.0));
     s.keys.push_back(KeySpec("invariant_layers", KeyType::integer, "hidden layers of the radial network")
                          .at_least(1)
+                         .at_most(64)
                          .defaults_to(std::int64_t{2}));
     s.keys.push_back(KeySpec("invariant_neurons", KeyType::integer, "neurons per hidden layer of the radial network")
                          .at_least(1)
+                         .at_most(65536)
                          .defaults_to(std::int64_t{64}));
     s.keys.push_back(KeySpec("use_sc", KeyType::boolean, "self-connection in each interaction block").defaults_to(true));
     s.keys.push_back(KeySpec("resnet", KeyType::boolean, "residual updates where irreps allow").defaults_to(false));
@@ -212,7 +214,7 @@ const SectionSchema& scheduler_schema() {
 const SectionSchema& training_schema() {
   static const SectionSchema schema = [] {
     SectionSchema s{"training", "The loop: batches, epochs, stopping, threads.", {}};
-    s.keys.push_back(KeySpec("max_epochs", KeyType::integer, "epochs").at_least(1).defaults_to(std::int64_t{100}));
+    s.keys.push_back(KeySpec("max_epochs", KeyType::integer, "epochs").at_least(1).at_most(1e7).defaults_to(std::int64_t{100}));
     s.keys.push_back(KeySpec("max_wall_time", KeyType::real, "stop before an epoch starts after this many seconds; 0: none")
                          .at_least(0)
                          .defaults_to(0.0));
@@ -231,6 +233,7 @@ const SectionSchema& training_schema() {
     s.keys.push_back(KeySpec("seed", KeyType::integer, "seed of the shuffling").at_least(0).defaults_to(std::int64_t{123}));
     s.keys.push_back(KeySpec("threads", KeyType::integer, "torch threads; 0: OMP_NUM_THREADS or torch's default")
                          .at_least(0)
+                         .at_most(4096)
                          .defaults_to(std::int64_t{0}));
     return s;
   }();

@@ -11,6 +11,7 @@
 #include <toml++/toml.h>
 
 #include "engine/error.hpp"
+#include "engine/file_checks.hpp"
 
 namespace nqmd {
 namespace {
@@ -348,6 +349,9 @@ std::vector<std::string> ConfigSection::paths(const std::string& key) const {
 }
 
 InputFile::InputFile(const std::string& path) : path_(path) {
+  // An input (TOML) file is small; a bigger one is not meant (a trajectory given by mistake).
+  constexpr std::uintmax_t kLargestInput = 16'000'000;
+  require_regular_file(path, "an input file (TOML)", kLargestInput);
   std::ifstream stream(path);
   if (!stream) throw InputError(fmt::format("cannot open input file '{}'", path));
   directory_ = std::filesystem::path(path).parent_path().string();

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include "engine/error.hpp"
 
@@ -113,6 +114,44 @@ std::array<AxisBins, 3> plan_bins(const Cell& cell, const std::vector<Vec3>& fra
   return axes;
 }
 
+// Edges a list of this radius will hold, estimated before it is built: every atom sees the mean density of the
+// atoms' extent (the cell along periodic axes) within its sphere, and never more than every atom through every
+// periodic image the radius reaches. InputError if that would not fit in memory (a cutoff of 1e6 A, a cell far
+// thinner than the cutoff): nothing is allocated first.
+void check_list_size(const System& system, const std::vector<Vec3>& fractional, double cutoff, double skin) {
+  const double radius = cutoff + skin;
+  const double atoms = static_cast<double>(system.size());
+  const Vec3 widths = system.cell.perpendicular_widths();
+  double images = 1.0, volume = 1.0;
+  for (int axis = 0; axis < 3; ++axis) {
+    if (system.cell.periodic(axis)) {
+      images *= 2.0 * std::ceil(radius / widths[axis]) + 1.0;
+      volume *= widths[axis];
+    } else {
+      double lowest = std::numeric_limits<double>::infinity(), highest = -lowest;
+      for (const Vec3& f : fractional) {
+        lowest = std::min(lowest, f[axis]);
+        highest = std::max(highest, f[axis]);
+      }
+      volume *= std::max((highest - lowest) * widths[axis], 1.0);
+    }
+  }
+  const double sphere = 4.0 / 3.0 * 3.141592653589793 * radius * radius * radius;
+  const double per_atom = std::min(atoms * images, atoms / volume * sphere);
+  const double edges = atoms * per_atom;
+  // An edge takes 20 bytes here (two indices and a shift), as much again while it is sorted, and more in the
+  // potential; at most 2^31 edges (int indices downstream).
+  constexpr double kBytesPerEdge = 64.0;
+  const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  const double most = std::min(2147483647.0, memory > 0 ? memory / kBytesPerEdge : 2147483647.0);
+  if (edges > most)
+    throw InputError(fmt::format(
+        "neighbour list: a radius of {:.6g} A (the potential's cutoff {:.6g} A + [neighbor] skin {:.6g} A) would "
+        "hold about {:.3g} pairs ({:.3g} per atom, {:.3g} GB), more than the {:.3g} this machine can hold; is the "
+        "cutoff, the skin or the cell what was meant?",
+        radius, cutoff, skin, edges, per_atom, edges * kBytesPerEdge / 1e9, most));
+}
+
 // Atoms [first, last) in bin order, seen through the periodic image `image` of their bins.
 struct NeighborRun {
   int first;
@@ -207,8 +246,21 @@ void NeighborList::build(const System& system) {
     wrapped_fractional_[i] = f;
     wrap_shifts_[i] = shift;
   }
-  if (!all_representable)
-    throw InputError("neighbour list: an atom has a non-finite position or lies more than 1e9 cells away");
+  if (!all_representable) {
+    int far = 0;
+    for (int i = 0; i < n_atoms; ++i) {
+      const Vec3 f = cell.to_fractional(positions[i]);
+      if (!f.allFinite() || f.cwiseAbs().maxCoeff() > kFarthestFractional) {
+        far = i;
+        break;
+      }
+    }
+    throw InputError(fmt::format("atom {} ({}) is at ({:.6g}, {:.6g}, {:.6g}) A, not finite or more than 1e9 cells "
+                                 "away",
+                                 far, system.symbol(far), positions[far][0], positions[far][1], positions[far][2]));
+  }
+
+  check_list_size(system, wrapped_fractional_, cutoff_, skin_);
 
   // Counting sort of the atoms into bins, stable in atom index.
   const std::array<AxisBins, 3> axes = plan_bins(cell, wrapped_fractional_, radius);

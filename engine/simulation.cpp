@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "engine/error.hpp"
+#include "engine/log.hpp"
 #include "engine/stop_signals.hpp"
 #include "engine/stopwatch.hpp"
 #include "engine/thermo.hpp"
@@ -215,6 +216,8 @@ Checkpoint Simulation::checkpoint() const {
 void Simulation::write_checkpoint() {
   observers_.flush();
   nqmd::write_checkpoint(checkpoints_.path, checkpoint());
+  log::detail("checkpoint: step {} written to {} ({} neighbour list builds so far)", step_, checkpoints_.path,
+              forces_.neighbor_list().num_builds());
 }
 
 }  // namespace nqmd

@@ -66,6 +66,17 @@ Frame frame_from_lattice(const ConfigSection& section) {
   spec.species = section.string_array("species");
   for (const std::string& symbol : spec.species)
     if (!is_element_symbol(symbol)) section.fail("species", fmt::format("unknown element '{}'", symbol));
+  LatticeSpec unit_cell = spec;
+  unit_cell.repeat = {1, 1, 1};
+  double atoms = 0.0;
+  try {
+    atoms = static_cast<double>(build_lattice(unit_cell).size()) * spec.repeat[0] * spec.repeat[1] *
+            static_cast<double>(spec.repeat[2]);
+  } catch (const InputError& error) {
+    section.fail("lattice_constant", error.what());
+  }
+  if (atoms > kMostAtoms)
+    section.fail("repeat", fmt::format("would make {:.4g} atoms; at most {:.0f} are allowed", atoms, kMostAtoms));
   Frame frame;
   frame.system = build_lattice(spec);
   return frame;
@@ -99,7 +110,6 @@ std::string missing_checkpoint_message(const std::string& path) {
 // The supercell `replicate` asks for, with the frame's velocities; labels of the original frame (energy, forces) do
 // not describe it and are dropped.
 Frame replicated_frame(const ConfigSection& section, const Frame& frame) {
-  constexpr double kMostAtoms = 50e6;
   const auto counts = section.integer_array("replicate");
   const double atoms = static_cast<double>(frame.system.size()) * static_cast<double>(counts[0]) *
                        static_cast<double>(counts[1]) * static_cast<double>(counts[2]);

@@ -15,7 +15,7 @@ const SectionSchema& velocities_section_schema() {
       {KeySpec("kind", KeyType::string,
                "maxwell_boltzmann: random at `temperature`; structure: from the structure file; zero: at rest")
            .one_of({"maxwell_boltzmann", "structure", "zero"}),
-       KeySpec("temperature", KeyType::real, "Maxwell-Boltzmann temperature (K)").at_least(0.0),
+       KeySpec("temperature", KeyType::real, "Maxwell-Boltzmann temperature (K)").at_least(0.0).at_most(1e7),
        KeySpec("seed", KeyType::integer, "random seed of the Maxwell-Boltzmann draw").defaults_to(std::int64_t{42}),
        KeySpec("zero_momentum", KeyType::boolean, "remove the total momentum after the draw").defaults_to(true),
        KeySpec("exact_temperature", KeyType::boolean, "rescale so the kinetic temperature equals `temperature` exactly")

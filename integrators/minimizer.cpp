@@ -54,6 +54,7 @@ const SectionSchema& minimize_section_schema() {
              .defaults_to(0.01),
          KeySpec("max_steps", KeyType::integer, "most iterations (a CG line search is one)")
              .at_least(1)
+             .at_most(1e9)
              .defaults_to(std::int64_t{1000}),
          KeySpec("max_step", KeyType::real,
                  "largest move of an atom in one step (A); FIRE scales its step down to it, CG's first trial step")

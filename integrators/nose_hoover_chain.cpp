@@ -121,15 +121,28 @@ void NoseHooverChain::load(const IntegratorState& state, const std::string& pref
 std::vector<KeySpec> nose_hoover_chain_keys() {
   return {KeySpec("chain_length", KeyType::integer, "number of thermostats in each Nose-Hoover chain (LAMMPS tchain)")
               .at_least(1)
+              .at_most(kMostChainSteps)
               .defaults_to(std::int64_t{3}),
           KeySpec("nresn", KeyType::integer, "sub-steps of each half-step chain update (LAMMPS tloop)")
               .at_least(1)
+              .at_most(kMostChainSteps)
               .defaults_to(std::int64_t{1}),
           KeySpec("suzuki_yoshida", KeyType::integer,
                   "Suzuki-Yoshida stages of the chain update: 1, 3, 5 or 7 (MTK 1996 n_sy)")
               .at_least(1)
               .at_most(7)
               .defaults_to(std::int64_t{1})};
+}
+
+double thermostat_period(const ConfigSection& section, const std::string& key) {
+  const double period = section.real(key);
+  const double timestep = section.real("timestep");
+  // The chain's masses scale as period^2: far below a step, the thermostat's own motion is not resolved (LAMMPS
+  // recommends about 100 steps).
+  if (period < timestep)
+    section.fail(key, fmt::format("{:g} fs is shorter than the time step ({:g} fs); about 100 time steps is usual",
+                                  period, timestep));
+  return period;
 }
 
 int suzuki_yoshida_stages(const ConfigSection& section) {

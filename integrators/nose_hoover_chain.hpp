@@ -67,5 +67,9 @@ class NoseHooverChain {
 std::vector<KeySpec> nose_hoover_chain_keys();
 // The suzuki_yoshida key, checked to be 1, 3, 5 or 7 (InputError otherwise).
 int suzuki_yoshida_stages(const ConfigSection& section);
+// The thermostat or barostat period `key` (fs); InputError naming it if shorter than the section's timestep.
+double thermostat_period(const ConfigSection& section, const std::string& key);
+// Bound on chain lengths and sub-steps: beyond it the cost, not the accuracy, grows.
+constexpr double kMostChainSteps = 100;
 
 }  // namespace nqmd

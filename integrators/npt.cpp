@@ -119,6 +119,7 @@ SectionSchema npt_schema() {
            .require(),
        KeySpec("barostat_chain_length", KeyType::integer, "thermostats in the barostat's chain (LAMMPS pchain)")
            .at_least(1)
+           .at_most(kMostChainSteps)
            .defaults_to(std::int64_t{3})}};
   for (KeySpec& key : nose_hoover_chain_keys()) schema.keys.push_back(std::move(key));
   return schema;
@@ -128,9 +129,9 @@ std::unique_ptr<Integrator> create_npt(const ConfigSection& section) {
   NptParameters parameters;
   parameters.timestep_fs = section.real("timestep");
   parameters.temperature_k = section.real("temperature");
-  parameters.tdamp_fs = section.real("tdamp");
+  parameters.tdamp_fs = thermostat_period(section, "tdamp");
   parameters.pressure_bar = section.real("pressure");
-  parameters.pdamp_fs = section.real("pdamp");
+  parameters.pdamp_fs = thermostat_period(section, "pdamp");
   parameters.chain_length = static_cast<std::size_t>(section.integer("chain_length"));
   parameters.barostat_chain_length = static_cast<std::size_t>(section.integer("barostat_chain_length"));
   parameters.substeps = static_cast<int>(section.integer("nresn"));

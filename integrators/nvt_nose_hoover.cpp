@@ -50,7 +50,7 @@ std::unique_ptr<Integrator> create_nose_hoover(const ConfigSection& section) {
   NoseHooverParameters parameters;
   parameters.timestep_fs = section.real("timestep");
   parameters.temperature_k = section.real("temperature");
-  parameters.tdamp_fs = section.real("tdamp");
+  parameters.tdamp_fs = thermostat_period(section, "tdamp");
   parameters.chain_length = static_cast<std::size_t>(section.integer("chain_length"));
   parameters.substeps = static_cast<int>(section.integer("nresn"));
   parameters.suzuki_yoshida_stages = suzuki_yoshida_stages(section);

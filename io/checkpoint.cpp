@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/file_checks.hpp"
 #include "engine/error.hpp"
 #include "io/atomic_file.hpp"
 #include "io/hdf5.hpp"
@@ -175,6 +176,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
 
 Checkpoint read_checkpoint(const std::string& path) {
   hdf5::silence_errors();
+  require_regular_file(path, "a nequip-md checkpoint (HDF5)");
   if (::access(path.c_str(), R_OK) != 0)
     throw InputError(fmt::format("{}: checkpoint file not found or unreadable", path));
   if (H5Fis_hdf5(path.c_str()) <= 0)

@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/file_checks.hpp"
 #include "engine/error.hpp"
 #include "engine/periodic_table.hpp"
 #include "engine/text.hpp"
@@ -553,6 +554,8 @@ std::size_t parse_atom_count(std::string_view line, const Location& where) {
   if (!parse_integer(trim(line), count) || count < 0)
     fail(where, fmt::format("expected the number of atoms (a non-negative integer) on a frame's first line, found '{}'",
                             shorten(trim(line))));
+  if (static_cast<double>(count) > kMostAtoms)
+    fail(where, fmt::format("a frame of {} atoms; at most {:.0f} are allowed", count, kMostAtoms));
   return static_cast<std::size_t>(count);
 }
 
@@ -719,9 +722,7 @@ std::optional<Mat3> info_matrix(const std::vector<double>& v, bool voigt_allowed
 // Reader
 
 ExtxyzReader::ExtxyzReader(std::string path) : path_(std::move(path)) {
-  std::error_code error;
-  if (std::filesystem::is_directory(path_, error))
-    throw InputError(fmt::format("{}: is a directory; expected an extended XYZ file", path_));
+  require_regular_file(path_, "an extended XYZ file");
   stream_.open(path_, std::ios::in | std::ios::binary);
   if (!stream_)
     throw InputError(fmt::format("{}: cannot open for reading ({}); expected an extended XYZ file", path_,

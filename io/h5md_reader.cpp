@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/file_checks.hpp"
 #include "engine/error.hpp"
 #include "engine/periodic_table.hpp"
 #include "io/h5md.hpp"
@@ -259,8 +260,10 @@ struct Sampling {
 };
 
 // The positions' steps and times, and the frames stored in every time-dependent element (a killed writer may leave
-// some ahead); InputError if an element is sampled at other steps than the positions, or times are missing.
-Sampling read_sampling(const hdf5::File& file, const ParticleElements& elements, double frame_interval_fs) {
+// some ahead); InputError if an element is sampled at other steps than the positions, or times are missing
+// (without frame_interval_fs) and required.
+Sampling read_sampling(const hdf5::File& file, const ParticleElements& elements, double frame_interval_fs,
+                       bool require_times) {
   const H5mdElement& position = elements.position;
   Sampling sampling;
   sampling.frame_interval_fs = frame_interval_fs;
@@ -289,7 +292,7 @@ Sampling read_sampling(const hdf5::File& file, const ParticleElements& elements,
       file.fail(fmt::format("{} is sampled at other steps than {}; nequip-md reads them only together",
                             (*element)->name, position.name));
   }
-  if (!sampling.times && frame_interval_fs <= 0.0 && frames > 1)
+  if (!sampling.times && frame_interval_fs <= 0.0 && frames > 1 && require_times)
     file.fail(fmt::format("{} has no time; give the time between frames (frame interval, fs)", position.name));
   return sampling;
 }
@@ -426,8 +429,12 @@ TrajectoryFrame read_frame(const hdf5::File& file, const ParticleElements& eleme
   } else {
     out.step = index;
   }
-  out.time_fs = sampling.times ? (*sampling.times)[index] * sampling.time_factor
-                               : static_cast<double>(index) * sampling.frame_interval_fs;
+  if (sampling.times)
+    out.time_fs = (*sampling.times)[index] * sampling.time_factor;
+  else if (sampling.frame_interval_fs > 0.0)
+    out.time_fs = static_cast<double>(index) * sampling.frame_interval_fs;
+  else
+    out.time_fs = std::numeric_limits<double>::quiet_NaN();
   if (elements.species->time_dependent && read_species(file, *elements.species, frame, atoms) != symbols)
     file.fail(
         fmt::format("the species change at frame {} (counting from 0); a trajectory needs the same atoms in "
@@ -466,10 +473,12 @@ bool is_hdf5_file(const std::string& path) {
 }
 
 Trajectory read_h5md(const std::string& path, const TrajectoryReadOptions& options) {
+  require_regular_file(path, "an H5MD trajectory");
   if (!is_hdf5_file(path)) throw InputError(fmt::format("{}: not an HDF5 file (expected H5MD)", path));
   const hdf5::File file(path, H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   const h5md::ParticleElements elements = h5md::open_particles(file);
-  const h5md::Sampling sampling = h5md::read_sampling(file, elements, options.frame_interval_fs);
+  const h5md::Sampling sampling =
+      h5md::read_sampling(file, elements, options.frame_interval_fs, options.require_times);
   hsize_t frames = sampling.frames;
   while (frames > 0 && !h5md::is_complete(elements, sampling, frames - 1)) --frames;
   if (frames == 0) file.fail("H5MD file without any (complete) frame");
@@ -478,6 +487,7 @@ Trajectory read_h5md(const std::string& path, const TrajectoryReadOptions& optio
 
   Trajectory trajectory;
   trajectory.source = path;
+  trajectory.has_times = sampling.times || options.frame_interval_fs > 0.0;
   const std::vector<std::size_t> selected = selected_frames(path, frames, options);
   trajectory.symbols = h5md::read_species(file, *elements.species, selected.front(), elements.atoms);
   trajectory.masses = h5md::read_masses(file, elements, selected.front(), trajectory.symbols);

@@ -13,6 +13,7 @@
 #include <numeric>
 #include <type_traits>
 
+#include "engine/file_checks.hpp"
 #include "engine/error.hpp"
 #include "io/atomic_file.hpp"
 
@@ -20,6 +21,7 @@ namespace nqmd {
 namespace {
 
 std::vector<unsigned char> read_whole_file(const std::string& path) {
+  require_regular_file(path, "a .npz archive");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError("cannot open '" + path + "'");
   std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -537,6 +539,7 @@ void write_npz(const std::string& path, const std::vector<std::pair<std::string,
 }
 
 std::string first_zip_member(const std::string& path) {
+  require_regular_file(path, "a model file");
   std::ifstream in(path, std::ios::binary);
   unsigned char header[30];
   if (!in.read(reinterpret_cast<char*>(header), sizeof header)) return "";

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <optional>
 #include <type_traits>
 
@@ -83,6 +84,9 @@ Trajectory read_extxyz_trajectory(const std::string& path, const TrajectoryReadO
       out.time_fs = *time;
     } else if (options.frame_interval_fs > 0.0) {
       out.time_fs = static_cast<double>(index) * options.frame_interval_fs;
+    } else if (!options.require_times) {
+      out.time_fs = std::numeric_limits<double>::quiet_NaN();
+      trajectory.has_times = false;
     } else {
       throw InputError(
           fmt::format("{} has no time_fs info key; give the time between frames (frame interval, fs)", where));

@@ -26,6 +26,9 @@ struct Trajectory {
   std::vector<std::string> symbols;        // per atom, constant over frames
   std::vector<double> masses;              // per atom (amu)
   std::vector<TrajectoryFrame> frames;
+  // False if the file records no times and no frame interval was given (TrajectoryReadOptions::require_times
+  // off): the frames' time_fs are NaN, and only analyses of structure may use them.
+  bool has_times = true;
 
   std::size_t atoms() const { return symbols.size(); }
   bool has_velocities() const { return !frames.empty() && !frames.front().velocities.empty(); }
@@ -39,6 +42,8 @@ struct TrajectoryReadOptions {
   std::size_t first_frame = 0;
   std::optional<std::size_t> last_frame;  // inclusive
   std::size_t stride = 1;
+  // Without times in the file or frame_interval_fs, an InputError; off: read with Trajectory::has_times false.
+  bool require_times = true;
 };
 
 // Indices in the file of the frames that `options` selects among `count`: first_frame, then every stride-th up

@@ -310,6 +310,7 @@ SectionSchema NequipPotential::schema() {
   schema.keys.push_back(KeySpec("threads", KeyType::integer,
                                 "torch intra-op threads; 0: OMP_NUM_THREADS if set, else torch's default")
                             .at_least(0)
+                            .at_most(4096)
                             .defaults_to(std::int64_t{0}));
   return schema;
 }

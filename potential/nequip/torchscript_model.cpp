@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "engine/error.hpp"
+#include "engine/file_checks.hpp"
 #include "io/yaml_config.hpp"
 #include "potential/nequip/detail/deployed_impl.hpp"
 
@@ -115,6 +116,7 @@ DeployedModule load_deployed(const std::string& path, bool freeze) {
       {"type_names", ""},    {"_jit_bailout_depth", ""},   {"_jit_fusion_strategy", ""},
       {"allow_tf32", ""},    {"model_dtype", ""},          {"default_dtype", ""}};
   DeployedModule out;
+  require_regular_file(path, "a NequIP model (nequip-deploy .pth or native .npz)");
   try {
     out.module = torch::jit::load(path, torch::Device(torch::kCPU), extra);
   } catch (const c10::Error& e) {

@@ -123,6 +123,26 @@ TEST_CASE("cli: a valid run exits 0 and writes thermo and checkpoint", "[app][cl
   CHECK(sandbox.exists("checkpoint.h5"));
 }
 
+TEST_CASE("cli: -v names what a run reads and writes and each checkpoint, and -q prints no thermo", "[app][cli]") {
+  CliSandbox sandbox;
+  sandbox.write("input.toml", replaced(kArgonInput, "thermo_every = 10\n", "thermo_every = 10\ncheckpoint_every = 10\n"));
+  CommandResult result = sandbox.run("-v run input.toml");
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out.find("potential: [potential] kind = \"lj\", cutoff 8.5 A") != std::string::npos);
+  CHECK(result.out.find("reads input.toml") != std::string::npos);
+  CHECK(result.out.find("writes thermo.csv (input.toml:") != std::string::npos);
+  CHECK(result.out.find("[run] thermo_file)") != std::string::npos);
+  CHECK(result.out.find("checkpoint: step 10 written to checkpoint.h5") != std::string::npos);
+  const CommandResult normal = sandbox.run("run --force input.toml");
+  REQUIRE(normal.exit_code == 0);
+  CHECK(normal.out.find("checkpoint: step 10 written") == std::string::npos);
+  CHECK(normal.out.find("writes thermo.csv") == std::string::npos);
+  const CommandResult quiet = sandbox.run("-q run --force input.toml");
+  REQUIRE(quiet.exit_code == 0);
+  CHECK(quiet.out.empty());
+}
+
 TEST_CASE("cli: command-line errors exit 1", "[app][cli]") {
   CliSandbox sandbox;
   CHECK(sandbox.run("run").exit_code == 1);

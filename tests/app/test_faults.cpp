@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -495,5 +496,116 @@ TEST_CASE("faults: bad input files, in bulk: exit code 1 and one line naming the
   }
   WARN("bad inputs: " << passed << " of " << cases.size() << " refused with exit code 1 and one line naming the file");
   CHECK(cases.size() >= 40);
+  CHECK(passed == cases.size());
+}
+
+namespace {
+
+// A hostile input: the input.toml, the name its one error line must contain, and what the sandbox holds besides.
+struct HostileInput {
+  std::string what;
+  std::string input_toml;
+  std::string must_name;
+};
+
+std::string with_structure_file(const std::string& file) {
+  return small_input("file = \"" + file + "\"\n", kNve, kRun);
+}
+
+std::vector<HostileInput> hostile_inputs() {
+  const std::string good = small_input(kLattice, kNve, kRun);
+  auto replaced = [&good](const std::string& from, const std::string& to) {
+    std::string text = good;
+    const std::size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    return text.replace(at, from.size(), to);
+  };
+  const std::string nose_hoover = "kind = \"nvt_nose_hoover\"\ntimestep = 5.0\ntemperature = 50.0\n";
+  return {
+      // Sizes that would exhaust memory or time.
+      {"lattice repeat of 1e15 atoms", replaced("repeat = [2, 2, 2]", "repeat = [100000, 100000, 100000]"),
+       "[structure] repeat"},
+      {"lattice repeat of 3e10 atoms", replaced("repeat = [2, 2, 2]", "repeat = [2000, 2000, 2000]"),
+       "[structure] repeat"},
+      {"replicate of 2e13 atoms", small_input("file = \"ok.extxyz\"\nreplicate = [100000, 100000, 1000]\n", kNve, kRun),
+       "[structure] replicate"},
+      {"a frame of 1e14 atoms", with_structure_file("natoms.extxyz"), "natoms.extxyz"},
+      {"steps = 2^63 - 1", replaced("steps = 2", "steps = 9223372036854775807"), "[run] steps"},
+      {"cutoff of 1e6 A", replaced("cutoff = 6.0", "cutoff = 1e6"), "[neighbor] skin"},
+      {"lattice constant 1e-6 A", replaced("lattice_constant = 5.6", "lattice_constant = 1e-6"), "A wide along a"},
+      {"skin of 1e8 A", good + "\n[neighbor]\nskin = 1e8\n", "[neighbor] skin"},
+      {"Nose-Hoover chain of 1e9", replaced(kNve, nose_hoover + "tdamp = 100.0\nchain_length = 1000000000\n"),
+       "[integrator] chain_length"},
+      {"Nose-Hoover nresn 1e9", replaced(kNve, nose_hoover + "tdamp = 100.0\nnresn = 1000000000\n"),
+       "[integrator] nresn"},
+      {"a million threads", replaced("steps = 2", "steps = 2\nthreads = 1000000"), "[run] threads"},
+      {"minimize max_steps 2^63 - 1", good + "\n[minimize]\nmax_steps = 9223372036854775807\n",
+       "[minimize] max_steps"},
+      // Silently accepted before.
+      {"Nose-Hoover tdamp 1e-300", replaced(kNve, nose_hoover + "tdamp = 1e-300\n"), "[integrator] tdamp"},
+      {"MTK pdamp below the time step",
+       replaced(kNve, "kind = \"npt\"\ntimestep = 5.0\ntemperature = 50.0\ntdamp = 100.0\npressure = 0.0\npdamp = 1.0\n"),
+       "[integrator] pdamp"},
+      // Special files where a regular file is expected: nothing may block or read forever.
+      {"structure file is a FIFO", with_structure_file("a_fifo"), "a_fifo: is a FIFO"},
+      {"structure file is /dev/zero", with_structure_file("/dev/zero"), "/dev/zero: is a device"},
+      {"structure file is a directory", with_structure_file("a_directory"), "a_directory: is a directory"},
+      {"[analysis] file is a FIFO", good + "\n[analysis]\nfile = \"a_fifo\"\n", "a_fifo: is a FIFO"},
+      {"checkpoint is a FIFO", small_input("checkpoint = \"a_fifo\"\n", kNve, kRun), "a_fifo: is a FIFO"},
+      // Absurd geometry, before step 0.
+      {"two atoms on top of each other", with_structure_file("overlap.extxyz"), "atoms 0 (Ar) and 1 (Ar)"},
+      {"a cell 0.001 A thin", with_structure_file("thin.extxyz"), "0.001 A wide along a"},
+      {"coordinates of 1e308 A", with_structure_file("far.extxyz"), "atom 1"},
+      {"near-singular cell", with_structure_file("singular.extxyz"), "singular.extxyz:2"},
+      {"lattice constant 1e300 A", replaced("lattice_constant = 5.6", "lattice_constant = 1e300"),
+       "[structure] lattice_constant"},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("faults: hostile input (sizes, special files, absurd geometry): exit 1 in time, one line, inputs unchanged",
+          "[app][faults][bad-input][hostile]") {
+  const std::string cell = "Lattice=\"12 0 0 0 12 0 0 0 12\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n";
+  std::size_t passed = 0;
+  const std::vector<HostileInput> cases = hostile_inputs();
+  for (const HostileInput& hostile : cases) {
+    INFO("case: " << hostile.what);
+    CliSandbox sandbox;
+    sandbox.write("input.toml", hostile.input_toml);
+    sandbox.write("ok.extxyz", "2\n" + cell + "Ar 1 1 1\nAr 3 1 5\n");
+    sandbox.write("natoms.extxyz", "99999999999999\n" + cell + "Ar 1 1 1\nAr 3 1 5\n");
+    sandbox.write("overlap.extxyz", "2\n" + cell + "Ar 1 1 1\nAr 1 1 1\n");
+    sandbox.write("far.extxyz", "2\n" + cell + "Ar 1 1 1\nAr 1e308 1 1\n");
+    sandbox.write("thin.extxyz",
+                  "2\nLattice=\"0.001 0 0 0 12 0 0 0 12\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n"
+                  "Ar 0 1 1\nAr 0 1 5\n");
+    sandbox.write("singular.extxyz",
+                  "2\nLattice=\"12 0 0 12 1e-9 0 0 0 12\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"\n"
+                  "Ar 1 1 1\nAr 3 1 5\n");
+    std::filesystem::create_directory(sandbox.path("a_directory"));
+    REQUIRE(mkfifo(sandbox.path("a_fifo").c_str(), 0644) == 0);
+    std::map<std::string, std::string> before;
+    for (const auto& entry : std::filesystem::directory_iterator(sandbox.directory()))
+      if (entry.is_regular_file()) before[entry.path().filename().string()] = sandbox.read(entry.path().filename().string());
+
+    // A hang is killed after 60 s (the bound is 30 s on a developer's machine; CI's 2 cores are shared).
+    const auto start = std::chrono::steady_clock::now();
+    const std::string command = "cd '" + sandbox.directory().string() + "' && timeout -s KILL 60 '" + NQMD_EXECUTABLE +
+                                "' run input.toml > stdout.txt 2> stderr.txt < /dev/null";
+    const int status = std::system(command.c_str());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const std::string err = sandbox.read("stderr.txt");
+    INFO("stderr: " << err << "(" << seconds << " s)");
+    const std::vector<std::string> errors = error_lines(err);
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 1 && errors.size() == 1 &&
+              errors[0].rfind("error: ", 0) == 0 && errors[0].size() < 700 &&
+              errors[0].find(hostile.must_name) != std::string::npos;
+    for (const auto& [name, text] : before) ok = ok && sandbox.read(name) == text;
+    CHECK(ok);
+    if (ok) ++passed;
+  }
+  WARN("hostile inputs: " << passed << " of " << cases.size()
+                          << " refused with exit code 1 and one short line, inputs unchanged");
   CHECK(passed == cases.size());
 }

@@ -212,7 +212,7 @@ TEST_CASE("safety: a restart continues its own checkpoint in place, but never wr
   check_refused(sandbox, "run input.toml --restart saved.h5", {"--restart", "[output] trajectory_file"});
 }
 
-TEST_CASE("safety: a fresh run names every existing output in one line; analyze refuses to replace an earlier "
+TEST_CASE("safety: a fresh run names every existing output in one line, and analyze refuses to replace an earlier "
           "analysis unless told to",
           "[app][safety]") {
   CliSandbox sandbox;

@@ -2,6 +2,7 @@
 // checkpoints that belong to another system, and the ideal-gas pressure.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -156,6 +157,33 @@ TEST_CASE("run: terminal output that cannot be written never stops a run", "[app
     const std::vector<double> steps = nqmd::test::csv_column(sandbox.read("thermo.csv"), 0);
     CHECK(steps.size() == 301);
     CHECK(nqmd::read_checkpoint(sandbox.path("checkpoint.h5")).step == 300);
+  }
+}
+
+TEST_CASE("run: a bad [analysis] file is an error before the first step", "[app][run][bad-input]") {
+  const std::string run = argon_input("[integrator]\nkind = \"nve\"\ntimestep = 5.0\n", 20) +
+                          "\n[output]\ntrajectory_file = \"traj.h5md\"\ntrajectory_every = 5\n"
+                          "\n[analysis]\nfile = \"analysis.toml\"\n";
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"[trajectory]\nfile = \"traj.h5md\"\n[rdf]\nr_max = 6.0\nbinz = 100\n", "analysis.toml:5: unknown key 'binz'"},
+      {"[trajectory]\nfile = \"traj.h5md\"\n[msd]\nspecies = [\"Xe\", 3]\n", "analysis.toml:4: [msd] species"},
+      {"[trajectory]\nfile = \"traj.h5md\"\n[reference]\nfile = \"missing.extxyz\"\n[rdf]\n",
+       "analysis.toml:4: [reference] file: missing.extxyz: trajectory file not found"},
+      {"[rdf]\n", "analysis.toml: missing section [trajectory]"},
+      {"[trajectory]\nfile = \"traj.h5md\"\n", "analysis.toml: no analysis to run"}};
+  for (const auto& [analysis, expected] : cases) {
+    INFO(analysis);
+    CliSandbox sandbox;
+    sandbox.write("input.toml", run);
+    sandbox.write("analysis.toml", analysis);
+    const CommandResult result = sandbox.run("run input.toml");
+    CHECK(result.exit_code == 1);
+    CHECK(result.err.find(expected) != std::string::npos);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+    // Nothing ran: no output of the run exists.
+    CHECK_FALSE(sandbox.exists("thermo.csv"));
+    CHECK_FALSE(sandbox.exists("traj.h5md"));
+    CHECK_FALSE(sandbox.exists("checkpoint.h5"));
   }
 }
 

@@ -49,7 +49,7 @@ TEST_CASE("output files: identity by device and inode, or canonical directory an
   CHECK(nqmd::same_file("relative-out.h5", cwd + "/relative-out.h5"));
 }
 
-TEST_CASE("output files: collisions name both keys; a restart checkpoint may be the checkpoint it continues",
+TEST_CASE("output files: collisions name both keys, and a restart checkpoint may be the checkpoint it continues",
           "[io][output-files]") {
   nqmd::test::TemporaryDirectory directory;
   directory.write("start.extxyz", "1\n\nAr 0 0 0\n");
