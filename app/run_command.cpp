@@ -22,6 +22,7 @@
 #include "integrators/initial_velocities.hpp"
 #include "io/checkpoint.hpp"
 #include "io/output_files.hpp"
+#include "io/thermo_columns.hpp"
 #include "io/thermo_output.hpp"
 #include "io/trajectory_writer.hpp"
 #ifdef NQMD_HAVE_NEQUIP
@@ -31,6 +32,14 @@
 namespace nqmd {
 
 namespace {
+
+// "step (time step), time (simulated time (fs)), ..." for the schema's description of thermo_columns.
+std::string thermo_column_list() {
+  std::string text;
+  for (const ThermoColumn& column : thermo_columns())
+    text += fmt::format("{}{} ({})", text.empty() ? "" : ", ", column.name, column.description);
+  return text;
+}
 
 // Peak resident memory of this process (kB), from the kernel's high-water mark.
 long peak_resident_kb() {
@@ -84,6 +93,12 @@ const SectionSchema& run_section_schema() {
        KeySpec("thermo_every", KeyType::integer, "steps between thermo rows (terminal and CSV)").at_least(1).defaults_to(
            std::int64_t{100}),
        KeySpec("thermo_file", KeyType::string, "thermo CSV file; \"\" for none").defaults_to("thermo.csv"),
+       KeySpec("thermo_columns", KeyType::string_array,
+               "columns of the thermo output, in order (LAMMPS thermo_style custom), e.g. [\"step\", \"temp\", "
+               "\"press\", \"pxx\", \"cella\"]; CSV headers carry the units; default: step time pe ke etotal "
+               "econserved temp press vol ns_per_day steps_per_s us_per_atom_step. Columns: " +
+                   thermo_column_list())
+           .one_of(thermo_column_names()),
        KeySpec("checkpoint_every", KeyType::integer, "steps between checkpoints; 0: only at the end")
            .at_least(0)
            .defaults_to(std::int64_t{0}),
@@ -118,9 +133,9 @@ const SectionSchema& output_section_schema() {
            .at_least(1)
            .defaults_to(std::int64_t{10}),
        KeySpec("fields", KeyType::string_array,
-               "per-atom fields besides positions: velocities, forces, images (H5MD only); default velocities, and images "
-               "for H5MD")
-           .one_of({"velocities", "forces", "images"}),
+               "per-atom fields besides positions: velocities, forces, energies (per-atom potential energies, eV), "
+               "images (H5MD only); default velocities, and images for H5MD")
+           .one_of({"velocities", "forces", "energies", "images"}),
        KeySpec("compression", KeyType::integer, "H5MD deflate level of per-atom data, 0 (none) to 9")
            .at_least(0)
            .at_most(9)
@@ -198,6 +213,7 @@ std::unique_ptr<Observer> trajectory_writer(const ConfigSection& output, const s
   options.path = path;
   options.velocities = wants("velocities");
   options.forces = wants("forces");
+  options.energies = wants("energies");
   options.images = wants("images");
   options.compression_level = static_cast<int>(output.integer("compression"));
   options.flush_every = static_cast<std::size_t>(output.integer("flush_every"));
@@ -370,7 +386,8 @@ MdOutcome run_md(const InputFile& input, const RunRequest& request, const StageC
     analysis = input.section(analysis_after_run_schema()).path("file");
     if (!std::filesystem::exists(*analysis))
       input.section(analysis_after_run_schema()).fail("file", fmt::format("{} does not exist", *analysis));
-    AnalysisRequest check{*analysis};
+    AnalysisRequest check;
+    check.input_path = *analysis;
     check.check_only = true;
     run_analysis(check);  // its errors now, not after the MD
   }
@@ -437,8 +454,10 @@ MdOutcome run_md(const InputFile& input, const RunRequest& request, const StageC
   if (restart && first_step > steps)
     throw InputError(fmt::format("{}: checkpoint is at step {}, beyond [run] steps = {}", *request.restart_path,
                                  first_step, steps));
-  simulation.add_observer(std::make_unique<ThermoOutput>(thermo_path, timestep, steps,
-                                                         restart ? std::optional<std::uint64_t>(first_step) : std::nullopt),
+  simulation.add_observer(std::make_unique<ThermoOutput>(
+                              thermo_path, timestep, steps,
+                              restart ? std::optional<std::uint64_t>(first_step) : std::nullopt,
+                              run.has("thermo_columns") ? run.string_array("thermo_columns") : std::vector<std::string>{}),
                           static_cast<std::uint64_t>(run.integer("thermo_every")));
   if (auto writer = trajectory_writer(output, trajectory_path, overwrite,
                                       restart ? std::optional<std::uint64_t>(first_step) : std::nullopt))

@@ -28,6 +28,7 @@ struct StepData {
   const std::vector<Vec3>& forces;  // eV/A
   const Mat3& virial;               // eV
   const ThermoState& thermo;
+  const std::vector<double>* atom_energies = nullptr;  // eV per atom (they sum to the potential energy)
 };
 
 class Observer {

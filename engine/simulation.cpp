@@ -188,7 +188,8 @@ void Simulation::observe(bool every_observer, bool last_step) {
   if (!every_observer && !observers_.due(step_, last_step)) return;
   last_observed_step_ = step_;
   const ThermoState state = thermo();
-  const StepData data{system_, forces_.result().forces, forces_.result().virial, state};
+  const StepData data{system_, forces_.result().forces, forces_.result().virial, state,
+                      &forces_.result().atom_energies};
   observers_.observe(data, every_observer, last_step);
 }
 

@@ -36,4 +36,11 @@ double virial_pressure(double kinetic_energy_ev, const Mat3& virial, double volu
   return (2.0 * kinetic_energy_ev + virial.trace()) / (3.0 * volume);
 }
 
+Mat3 pressure_tensor(const System& system, const Mat3& virial, double volume) {
+  Mat3 kinetic = Mat3::Zero();  // amu A^2/fs^2
+  for (std::size_t i = 0; i < system.size(); ++i)
+    kinetic += system.masses[i] * system.velocities[i] * system.velocities[i].transpose();
+  return (kinetic * units::amu_a2_per_fs2_to_ev + virial) / volume;
+}
+
 }  // namespace nqmd

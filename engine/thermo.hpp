@@ -20,5 +20,7 @@ double kinetic_temperature(double kinetic_energy_ev, std::size_t degrees_of_free
 // Pressure from the kinetic energy and the virial W = -dE/d(strain) (eV, potential/potential.hpp):
 // P V = (2 K + trace W) / 3, as LAMMPS' compute pressure with its N_dof k_B T = 2 K. `volume` in A^3.
 double virial_pressure(double kinetic_energy_ev, const Mat3& virial, double volume);
+// The pressure tensor (sum m v v^T + W) / V (eV/A^3), whose trace / 3 is virial_pressure.
+Mat3 pressure_tensor(const System& system, const Mat3& virial, double volume);
 
 }  // namespace nqmd

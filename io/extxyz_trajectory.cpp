@@ -87,6 +87,11 @@ void ExtxyzTrajectoryWriter::observe(const StepData& data) {
   frame.system = system;
   frame.has_velocities = options_.velocities;
   if (options_.forces) frame.forces = data.forces;
+  if (options_.energies) {
+    if (data.atom_energies == nullptr || data.atom_energies->size() != system.size())
+      throw std::logic_error("extxyz trajectory: per-atom energies do not match the system");
+    frame.energies = *data.atom_energies;
+  }
   frame.energy = data.thermo.potential_energy;
   // Stress is defined for a periodic volume only: sigma = -W / V (virial W in eV).
   const double volume = system.cell.volume();
@@ -108,6 +113,7 @@ std::unique_ptr<Observer> create_extxyz_trajectory(const TrajectoryWriterOptions
   options.path = request.path;
   options.velocities = request.velocities;
   options.forces = request.forces;
+  options.energies = request.energies;
   options.flush_every = request.flush_every;
   options.overwrite = request.overwrite;
   options.resume_after_step = request.resume_after_step;

@@ -18,6 +18,7 @@ struct ExtxyzTrajectoryOptions {
   std::string path;
   bool velocities = true;  // positions are always written
   bool forces = true;
+  bool energies = false;  // per-atom energies, column `energies` (as ASE writes get_potential_energies())
   std::size_t flush_every = 1;  // frames between flushes to disk (>= 1)
   bool overwrite = false;       // replace an existing file (without it, an existing file is an InputError)
   // Restart: keep the existing file's frames up to this step (by their `step` info key; a truncated last frame

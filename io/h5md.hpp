@@ -48,6 +48,7 @@ struct H5mdWriterOptions {
   // Positions are always written; these are optional.
   bool velocities = true;
   bool forces = false;
+  bool energies = false;  // per-atom potential energies: particles/all/potential_energy (eV), [frames][atoms]
   bool images = true;
   int compression_level = 0;    // deflate level of the per-atom datasets, 0 (none) to 9
   std::size_t flush_every = 1;  // frames between flushes to disk (>= 1)

@@ -22,6 +22,10 @@ inline constexpr const char* kTimeUnit = "fs";
 inline constexpr const char* kVelocityUnit = "Angstrom fs-1";
 inline constexpr const char* kForceUnit = "eV Angstrom-1";
 inline constexpr const char* kMassUnit = "amu";
+inline constexpr const char* kEnergyUnit = "eV";
+
+// The per-atom potential energies (a particle element of nequip-md's own; H5MD lets programs add elements).
+inline constexpr const char* kAtomEnergyElement = "potential_energy";
 
 // The time series under /observables, in the order they are created.
 struct ObservableSpec {

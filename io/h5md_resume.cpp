@@ -329,6 +329,7 @@ bool check_can_continue(const hdf5::File& from, const H5mdWriterOptions& options
     };
     check_field("velocity", options.velocities);
     check_field("force", options.forces);
+    check_field(kAtomEnergyElement, options.energies);
     check_field("image", options.images);
     if (!from.exists(kPositionStep)) from.fail("cannot append: the file has no position/step");
   }

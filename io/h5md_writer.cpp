@@ -176,12 +176,12 @@ struct H5mdWriter::State {
   std::size_t unflushed = 0;
   bool failed = false;                    // a write or flush failed: the destructor does not try again
   std::optional<std::int64_t> last_step;  // of the last frame written
-  Series step, time, position, velocity, force, image, edges;
+  Series step, time, position, velocity, force, energy, image, edges;
   std::vector<Series> observables;
 
   explicit State(hdf5::File opened) : file(std::move(opened)) {}
   std::vector<Series*> all_series() {
-    std::vector<Series*> series{&step, &time, &position, &velocity, &force, &image, &edges};
+    std::vector<Series*> series{&step, &time, &position, &velocity, &force, &energy, &image, &edges};
     for (Series& observable : observables) series.push_back(&observable);
     series.erase(std::remove_if(series.begin(), series.end(), [](const Series* s) { return !s->valid(); }),
                  series.end());
@@ -225,6 +225,8 @@ void H5mdWriter::open_for_append(std::uint64_t resume_after_step) {
   state.position = open_series(file, particles + "/position/value", H5T_NATIVE_DOUBLE);
   if (options_.velocities) state.velocity = open_series(file, particles + "/velocity/value", H5T_NATIVE_DOUBLE);
   if (options_.forces) state.force = open_series(file, particles + "/force/value", H5T_NATIVE_DOUBLE);
+  if (options_.energies)
+    state.energy = open_series(file, particles + "/" + kAtomEnergyElement + "/value", H5T_NATIVE_DOUBLE);
   if (options_.images) state.image = open_series(file, particles + "/image/value", H5T_NATIVE_INT);
   if (file.exists(particles + "/box/edges"))
     state.edges = open_series(file, particles + "/box/edges/value", H5T_NATIVE_DOUBLE);
@@ -296,6 +298,13 @@ void H5mdWriter::create_particles(const System& system) {
   if (options_.velocities)
     state.velocity = vector_element("velocity", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, kVelocityUnit);
   if (options_.forces) state.force = vector_element("force", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, kForceUnit);
+  if (options_.energies) {
+    Handle group = create_group(file, all.get(), kAtomEnergyElement);
+    link_step_and_time(file, group.get(), particles + "/" + kAtomEnergyElement);
+    state.energy = create_series(file, group.get(), particles + "/" + kAtomEnergyElement, "value", H5T_IEEE_F64LE,
+                                 H5T_NATIVE_DOUBLE, {atoms}, true, level);
+    write_unit(file, state.energy.dataset.get(), kEnergyUnit);
+  }
   if (options_.images) state.image = vector_element("image", H5T_STD_I32LE, H5T_NATIVE_INT, nullptr);
 
   // Box: boundary per axis; edges (rows = lattice vectors) unless there is no cell at all, which the spec allows
@@ -357,6 +366,8 @@ void H5mdWriter::observe(const StepData& data) {
     throw std::logic_error(fmt::format("{}: the atoms changed during the run", file.path()));
   }
   if (data.forces.size() != atoms) throw std::logic_error("H5MD writer: forces do not match the system");
+  if (options_.energies && (data.atom_energies == nullptr || data.atom_energies->size() != atoms))
+    throw std::logic_error("H5MD writer: per-atom energies do not match the system");
 
   if (!state.particles_ready) create_particles(system);
 
@@ -368,6 +379,7 @@ void H5mdWriter::observe(const StepData& data) {
   // allocate; otherwise the file is flushed as it is and the run stops.
   const std::uintmax_t frame_bytes =
       atoms * (3 * sizeof(double) * (1 + state.velocity.valid() + state.force.valid()) +
+               sizeof(double) * state.energy.valid() +
                (state.image.valid() ? 3 * sizeof(int) : 0)) +
       (2 + 9 + kObservables.size()) * sizeof(double);
   const std::uintmax_t needed = 2 * (state.unflushed + 1) * frame_bytes + (256u << 10);
@@ -387,6 +399,7 @@ void H5mdWriter::observe(const StepData& data) {
   append(file, state.position, frame, system.positions.data());
   if (state.velocity.valid()) append(file, state.velocity, frame, system.velocities.data());
   if (state.force.valid()) append(file, state.force, frame, data.forces.data());
+  if (state.energy.valid()) append(file, state.energy, frame, data.atom_energies->data());
   if (state.image.valid()) append(file, state.image, frame, system.images.data());
   if (state.edges.valid()) {
     const RowMajorMat3 lattice = system.cell.lattice();
@@ -407,6 +420,7 @@ std::unique_ptr<Observer> create_h5md_trajectory(const TrajectoryWriterOptions& 
   options.path = request.path;
   options.velocities = request.velocities;
   options.forces = request.forces;
+  options.energies = request.energies;
   options.images = request.images;
   options.compression_level = request.compression_level;
   options.flush_every = request.flush_every;

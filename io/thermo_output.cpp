@@ -16,19 +16,30 @@
 namespace nqmd {
 namespace {
 
-constexpr const char* kCsvHeader =
-    "step,time_fs,potential_energy_eV,kinetic_energy_eV,total_energy_eV,conserved_energy_eV,temperature_K,"
-    "pressure_bar,volume_A3,ns_per_day,timesteps_per_s,us_per_atom_step";
+std::vector<const ThermoColumn*> columns_named(const std::vector<std::string>& names) {
+  std::vector<const ThermoColumn*> columns;
+  for (const std::string& name : names) columns.push_back(&thermo_column(name));
+  return columns;
+}
+
+// The width a terminal format sets ("{:>12.3f}" -> 12), for the header above it.
+std::size_t width_of(const std::string& format) {
+  const std::size_t start = format.find('>') + 1;
+  return static_cast<std::size_t>(std::stoul(format.substr(start, format.find_first_not_of("0123456789", start) - start)));
+}
 
 // Keeps the header and the rows with step <= last_step of an existing thermo CSV.
-std::string rows_up_to(const std::string& path, std::uint64_t last_step) {
+std::string rows_up_to(const std::string& path, std::uint64_t last_step, const std::string& header_expected) {
   std::ifstream in(path);
   std::string kept, line;
   bool header = true;
   while (std::getline(in, line)) {
     if (header) {
       header = false;
-      if (line != kCsvHeader) throw InputError(fmt::format("{}: not a nequip-md thermo file, will not append to it", path));
+      if (line != header_expected)
+        throw InputError(fmt::format("{}: not a nequip-md thermo file with these columns ([run] thermo_columns), will "
+                                     "not append to it",
+                                     path));
     } else {
       const std::uint64_t step = std::stoull(line.substr(0, line.find(',')));
       if (step > last_step) break;
@@ -41,17 +52,21 @@ std::string rows_up_to(const std::string& path, std::uint64_t last_step) {
 }  // namespace
 
 ThermoOutput::ThermoOutput(const std::string& csv_path, double timestep_fs, std::uint64_t last_step,
-                           std::optional<std::uint64_t> resume_after_step)
+                           std::optional<std::uint64_t> resume_after_step, const std::vector<std::string>& columns)
     : csv_path_(csv_path),
+      csv_columns_(columns_named(columns.empty() ? default_thermo_csv_columns() : columns)),
+      terminal_columns_(columns_named(columns.empty() ? default_thermo_terminal_columns() : columns)),
       timestep_fs_(timestep_fs),
       last_step_(last_step),
       progress_on_terminal_(::isatty(STDERR_FILENO) == 1 && log::level() != log::Level::quiet) {
+  for (const ThermoColumn* column : csv_columns_)
+    csv_header_ += (csv_header_.empty() ? "" : ",") + column->csv_header;
   if (!csv_path_.empty()) {
     std::string kept;
     if (resume_after_step) {
-      if (std::ifstream(csv_path_).good()) kept = rows_up_to(csv_path_, *resume_after_step);
+      if (std::ifstream(csv_path_).good()) kept = rows_up_to(csv_path_, *resume_after_step, csv_header_);
     }
-    if (kept.empty()) kept = std::string(kCsvHeader) + "\n";
+    if (kept.empty()) kept = csv_header_ + "\n";
     // The header (and on a restart the rows kept) replace the file whole, so that a kill here loses no row of the
     // run being continued; the run then appends.
     replace_file_atomically(csv_path_, [&](const std::string& temporary) {
@@ -92,18 +107,34 @@ void ThermoOutput::observe(const StepData& data) {
     log::write(stderr, "\r\033[K");
     progress_drawn_ = false;
   }
+  const ThermoRow row{data, ns_per_day, steps_per_s, us_per_atom_step};
   if (!header_printed_) {
-    log::info("{:>10} {:>12} {:>16} {:>14} {:>16} {:>16} {:>10} {:>12} {:>10} {:>10}", "step", "time[fs]", "pot[eV]",
-              "kin[eV]", "total[eV]", "conserved[eV]", "T[K]", "P[bar]", "ns/day", "us/at/st");
+    std::string header;
+    for (const ThermoColumn* column : terminal_columns_)
+      header += fmt::format("{}{:>{}}", header.empty() ? "" : " ", column->terminal_header,
+                            width_of(column->terminal_format));
+    log::info("{}", header);
     header_printed_ = true;
   }
-  log::info("{:>10} {:>12.3f} {:>16.8g} {:>14.8g} {:>16.8g} {:>16.8g} {:>10.3f} {:>12.5g} {:>10.4g} {:>10.4g}", t.step,
-            t.time_fs, t.potential_energy, t.kinetic_energy, t.total_energy, t.conserved_energy, t.temperature,
-            t.pressure_bar, ns_per_day, us_per_atom_step);
+  std::string line;
+  for (const ThermoColumn* column : terminal_columns_) {
+    if (!line.empty()) line += ' ';
+    if (column->integer)
+      line += fmt::format(fmt::runtime(column->terminal_format), static_cast<std::uint64_t>(column->value(row)));
+    else
+      line += fmt::format(fmt::runtime(column->terminal_format), column->value(row));
+  }
+  log::info("{}", line);
   if (csv_ != nullptr) {
-    fmt::print(csv_, "{},{},{},{},{},{},{},{},{},{},{},{}\n", t.step, t.time_fs, t.potential_energy, t.kinetic_energy,
-               t.total_energy, t.conserved_energy, t.temperature, t.pressure_bar, t.volume, ns_per_day, steps_per_s,
-               us_per_atom_step);
+    std::string csv_row;
+    for (const ThermoColumn* column : csv_columns_) {
+      if (!csv_row.empty()) csv_row += ',';
+      if (column->integer)
+        csv_row += fmt::format("{}", static_cast<std::uint64_t>(column->value(row)));
+      else
+        csv_row += fmt::format("{}", column->value(row));
+    }
+    fmt::print(csv_, "{}\n", csv_row);
     flush();  // a row per interval: cheap, and a killed run keeps every row written
   }
 }

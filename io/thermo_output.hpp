@@ -8,8 +8,10 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/observer.hpp"
+#include "io/thermo_columns.hpp"
 
 namespace nqmd {
 
@@ -17,8 +19,10 @@ class ThermoOutput final : public Observer {
  public:
   // `csv_path` empty: terminal only. With `resume_after_step`, an existing CSV keeps its rows up to that step
   // and new rows are appended (a restarted run continues the same file).
+  // `columns` (io/thermo_columns.hpp names) choose and order the columns of both; empty: the default columns.
   ThermoOutput(const std::string& csv_path, double timestep_fs, std::uint64_t last_step,
-               std::optional<std::uint64_t> resume_after_step = std::nullopt);
+               std::optional<std::uint64_t> resume_after_step = std::nullopt,
+               const std::vector<std::string>& columns = {});
   ~ThermoOutput() override;
   ThermoOutput(const ThermoOutput&) = delete;
   ThermoOutput& operator=(const ThermoOutput&) = delete;
@@ -31,6 +35,9 @@ class ThermoOutput final : public Observer {
 
  private:
   std::string csv_path_;
+  std::vector<const ThermoColumn*> csv_columns_;
+  std::vector<const ThermoColumn*> terminal_columns_;
+  std::string csv_header_;
   std::FILE* csv_ = nullptr;
   double timestep_fs_;
   std::uint64_t last_step_;

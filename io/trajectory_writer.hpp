@@ -20,6 +20,7 @@ struct TrajectoryWriterOptions {
   std::string path;
   bool velocities = true;  // positions are always written
   bool forces = false;
+  bool energies = false;   // per-atom potential energies (LAMMPS pe/atom, ASE get_potential_energies)
   bool images = true;
   int compression_level = 0;    // deflate level of formats that compress, 0 (none) to 9
   std::size_t flush_every = 1;  // frames between flushes to disk (>= 1)

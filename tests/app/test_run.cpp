@@ -14,6 +14,7 @@
 #include "cli_runner.hpp"
 #include "engine/units.hpp"
 #include "io/checkpoint.hpp"
+#include "io/extxyz.hpp"
 #include "io/trajectory.hpp"
 
 namespace {
@@ -138,6 +139,45 @@ TEST_CASE("run: the last step always has its thermo row, whatever thermo_every",
   CHECK(steps == std::vector<double>{0.0, 23.0});
 }
 
+TEST_CASE("run: thermo_columns choose and order the thermo columns, units in the CSV header", "[app][run]") {
+  CliSandbox sandbox;
+  std::string input = argon_input("[integrator]\nkind = \"nve\"\ntimestep = 5.0\n", 20,
+                                  "checkpoint_every = 10\nthermo_columns = [\"step\", \"press\", \"pxx\", \"pyy\", "
+                                  "\"pzz\", \"pxy\", \"cella\", \"cellgamma\", \"density\", \"temp\"]\n");
+  input.replace(input.find("thermo_every = 5"), 16, "thermo_every = 10");
+  sandbox.write("input.toml", input);
+  CommandResult result = sandbox.run("run input.toml");
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  const std::string csv = sandbox.read("thermo.csv");
+  CHECK(csv.rfind("step,pressure_bar,pxx_bar,pyy_bar,pzz_bar,pxy_bar,cell_a_A,cell_gamma_deg,density_g_cm3,"
+                  "temperature_K\n", 0) == 0);
+  CHECK(result.out.find("      step       P[bar]     Pxx[bar]") != std::string::npos);
+  CHECK(nqmd::test::csv_column(csv, 0) == std::vector<double>{0.0, 10.0, 20.0});
+  // 108 argon atoms (39.948 amu) in a cube of 3 x 5.6 A.
+  const double volume = 16.8 * 16.8 * 16.8;
+  for (std::size_t row = 0; row < 3; ++row) {
+    const double trace = nqmd::test::csv_column(csv, 2)[row] + nqmd::test::csv_column(csv, 3)[row] +
+                         nqmd::test::csv_column(csv, 4)[row];
+    CHECK(nqmd::test::csv_column(csv, 1)[row] == Approx(trace / 3.0).epsilon(1e-12));
+    CHECK(nqmd::test::csv_column(csv, 6)[row] == Approx(16.8).epsilon(1e-14));
+    CHECK(nqmd::test::csv_column(csv, 7)[row] == Approx(90.0).epsilon(1e-14));
+    CHECK(nqmd::test::csv_column(csv, 8)[row] ==
+          Approx(108 * 39.948 * nqmd::units::amu_per_a3_to_g_per_cm3 / volume).epsilon(1e-12));
+  }
+  // A restart writes the same columns; other columns are refused before the file is touched.
+  result = sandbox.run("run --restart checkpoint.h5 input.toml");
+  REQUIRE(result.exit_code == 0);
+  CHECK(sandbox.read("thermo.csv") == csv);
+  std::string other = input;
+  other.replace(other.find("\"step\", \"press\""), 15, "\"step\", \"temp\"");
+  sandbox.write("other.toml", other);
+  result = sandbox.run("run --restart checkpoint.h5 other.toml");
+  CHECK(result.exit_code == 1);
+  CHECK(result.err.find("thermo_columns") != std::string::npos);
+  CHECK(sandbox.read("thermo.csv") == csv);
+}
+
 TEST_CASE("run: terminal output that cannot be written never stops a run", "[app][run][terminal]") {
   if (!std::filesystem::exists("/dev/full")) {
     WARN("no /dev/full here: skipped");
@@ -197,6 +237,75 @@ TEST_CASE("run: an extxyz trajectory without a fields key gets the default field
   const nqmd::Trajectory frames = nqmd::read_trajectory(sandbox.path("traj.extxyz"));
   REQUIRE(frames.frames.size() == 3);
   CHECK(frames.frames[2].velocities.size() == 108);
+}
+
+TEST_CASE("run: per-atom energies in extxyz and H5MD trajectories are the brute-force half pair sums",
+          "[app][run][trajectory]") {
+  // 108 argon atoms, LJ shifted at 7.5 A in a 16.8 A box: every pair within the cutoff is a minimum-image pair.
+  const double epsilon = 0.01032, sigma = 3.405, cutoff = 7.5;
+  const auto pair_energy = [&](double r) {
+    const auto lj = [&](double x) { return 4.0 * epsilon * (std::pow(sigma / x, 12) - std::pow(sigma / x, 6)); };
+    return r < cutoff ? lj(r) - lj(cutoff) : 0.0;
+  };
+  const std::string input = argon_input("[integrator]\nkind = \"nve\"\ntimestep = 5.0\n", 10);
+  CliSandbox sandbox;
+  sandbox.write("input.toml", input + "\n[output]\ntrajectory_file = \"traj.extxyz\"\ntrajectory_every = 5\n"
+                                      "fields = [\"energies\"]\n");
+  CommandResult result = sandbox.run("run input.toml");
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  nqmd::ExtxyzReader reader(sandbox.path("traj.extxyz"));
+  REQUIRE(reader.count() == 3);
+  std::vector<std::vector<double>> extxyz_energies;
+  for (long k = 0; k < 3; ++k) {
+    const nqmd::Frame frame = reader.read(k);
+    REQUIRE(frame.energies);
+    REQUIRE(frame.energies->size() == 108);
+    REQUIRE(frame.energy);
+    const nqmd::System& system = frame.system;
+    double sum = 0.0;
+    for (std::size_t i = 0; i < system.size(); ++i) {
+      double expected = 0.0;
+      for (std::size_t j = 0; j < system.size(); ++j) {
+        if (j == i) continue;
+        nqmd::Vec3 d = system.positions[j] - system.positions[i];
+        for (int axis = 0; axis < 3; ++axis) d[axis] -= 16.8 * std::round(d[axis] / 16.8);
+        expected += 0.5 * pair_energy(d.norm());
+      }
+      CHECK((*frame.energies)[i] == Approx(expected).margin(1e-12));
+      sum += (*frame.energies)[i];
+    }
+    CHECK(sum == Approx(*frame.energy).epsilon(1e-12));
+    extxyz_energies.push_back(*frame.energies);
+  }
+
+  // The same run to H5MD: particles/all/potential_energy, in eV, equal to the extxyz values as written.
+  CliSandbox h5md;
+  h5md.write("input.toml", input + "\n[output]\ntrajectory_file = \"traj.h5md\"\ntrajectory_every = 5\n"
+                                   "fields = [\"energies\", \"velocities\"]\n");
+  result = h5md.run("run input.toml");
+  INFO(result.err);
+  REQUIRE(result.exit_code == 0);
+  if (std::system("/usr/bin/python3 -c 'import h5py' > /dev/null 2>&1") != 0) {
+    WARN("python3 with h5py not found: the H5MD per-atom energies were not read");
+    return;
+  }
+  h5md.write("dump.py", "import h5py, numpy as np\n"
+                        "with h5py.File('traj.h5md', 'r') as f:\n"
+                        "    e = f['particles/all/potential_energy/value']\n"
+                        "    assert e.attrs['unit'] in ('eV', b'eV'), e.attrs['unit']\n"
+                        "    assert f['particles/all/potential_energy/step'][()].tolist() == [0, 5, 10]\n"
+                        "    total = f['observables/potential_energy/value'][()]\n"
+                        "    assert np.allclose(e[()].sum(axis=1), total, rtol=1e-12, atol=0), (e[()].sum(axis=1), total)\n"
+                        "    np.savetxt('energies.txt', e[()], fmt='%.17g')\n");
+  REQUIRE(std::system(("cd '" + h5md.directory().string() + "' && /usr/bin/python3 dump.py").c_str()) == 0);
+  std::istringstream rows(h5md.read("energies.txt"));
+  for (std::size_t k = 0; k < 3; ++k)
+    for (std::size_t i = 0; i < 108; ++i) {
+      double value = 0.0;
+      REQUIRE(rows >> value);
+      CHECK(value == Approx(extxyz_energies[k][i]).margin(1e-15));
+    }
 }
 
 TEST_CASE("run: a blow-up stops with the step and atom, keeping a checkpoint of the last good step",

@@ -7,6 +7,7 @@
 
 #include "cli_runner.hpp"
 #include "io/checkpoint.hpp"
+#include "test_paths.hpp"
 
 namespace {
 
@@ -158,4 +159,26 @@ TEST_CASE("stages: bad stage tables are one-line errors naming the line", "[app]
     CHECK(result.err.find('\n') == result.err.size() - 1);
     CHECK(result.err.find(fragment) != std::string::npos);
   }
+}
+
+TEST_CASE("stages: the inputs/stages example runs its four steps and conserves energy in its NVE stage",
+          "[app][stages][example]") {
+  CliSandbox sandbox;
+  sandbox.write("input.toml", nqmd::test::read_text_file(nqmd::test::source_path("inputs/stages/input.toml")));
+  const CommandResult result = sandbox.run("run input.toml");
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out.find("minimize: converged") != std::string::npos);
+  const std::string npt = sandbox.read("npt_thermo.csv");
+  CHECK(npt.rfind("step,time_fs,temperature_K,pressure_bar,volume_A3,density_g_cm3,cell_a_A,potential_energy_eV\n",
+                  0) == 0);
+  // The crystal expands from its 0 K cell (5.2773 A) at 60 K and 1 bar.
+  const double a = nqmd::test::csv_column(npt, 6).back() / 4.0;
+  CHECK(a > 5.35);
+  CHECK(a < 5.5);
+  const std::vector<double> total = nqmd::test::csv_column(sandbox.read("nve_thermo.csv"), 4);
+  REQUIRE(total.size() == 11);
+  for (const double energy : total) CHECK(energy == Approx(total.front()).margin(1e-3));
+  CHECK(nqmd::read_checkpoint(sandbox.path("nve_checkpoint.h5")).step == 4000);
+  CHECK(sandbox.exists("nve.h5md"));
 }
