@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -59,6 +60,20 @@ LineFit fit_msd(const std::vector<double>& msd, double interval_fs, std::size_t 
 
 }  // namespace
 
+MsdOptions along_axis(MsdOptions options, const Vec3& axis) {
+  const Vec3 unit = axis.normalized();
+  options.projector = unit * unit.transpose();
+  options.dimensions = 1;
+  return options;
+}
+
+MsdOptions normal_to_axis(MsdOptions options, const Vec3& axis) {
+  const Vec3 unit = axis.normalized();
+  options.projector = Mat3::Identity() - unit * unit.transpose();
+  options.dimensions = 2;
+  return options;
+}
+
 const char* error_method_name(DiffusionErrorMethod method) {
   return method == DiffusionErrorMethod::atoms ? "atoms" : "time_blocks";
 }
@@ -96,10 +111,21 @@ void MeanSquaredDisplacement::set_positions(const std::vector<double>& masses,
   if (!masses.empty() && masses.size() != atoms)
     throw InputError(fmt::format("MSD: {} masses for {} atoms", masses.size(), atoms));
   frames_ = unwrapped.size();
+  dimensions_ = options.dimensions;
+  if (dimensions_ < 1 || dimensions_ > 3) throw std::invalid_argument("MSD: dimensions must be 1, 2 or 3");
   series_.assign(atoms, std::vector<Vec3>(frames_));
   for (std::size_t k = 0; k < frames_; ++k)
     for (std::size_t i = 0; i < atoms; ++i) series_[i][k] = unwrapped[k][i];
-  if (!options.remove_drift) return;
+  if (options.remove_drift) remove_drift(masses, unwrapped);
+  // |P dr|^2 = |P r(t) - P r(0)|^2: projecting the positions projects every displacement.
+  if (!options.projector.isIdentity(0.0))
+    for (std::vector<Vec3>& series : series_)
+      for (Vec3& position : series) position = options.projector * position;
+}
+
+void MeanSquaredDisplacement::remove_drift(const std::vector<double>& masses,
+                                           const std::vector<std::vector<Vec3>>& unwrapped) {
+  const std::size_t atoms = symbols_.size();
   double total_mass = 0.0;
   for (std::size_t i = 0; i < atoms; ++i) total_mass += masses.empty() ? 1.0 : masses[i];
   for (std::size_t k = 0; k < frames_; ++k) {
@@ -239,8 +265,8 @@ DiffusionResult MeanSquaredDisplacement::make_result(const std::string& species,
   result.species = species;
   result.collective = collective;
   result.error_method = method;
-  // D = slope / 6 (A^2/fs) -> A^2/ps.
-  const double slope_to_d = units::fs_per_ps / 6.0;
+  // D = slope / (2 d) (A^2/fs) -> A^2/ps; d = 3 unless the displacements are projected.
+  const double slope_to_d = units::fs_per_ps / (2.0 * dimensions_);
   for (double slope : slopes) result.samples_a2_per_ps.push_back(slope * slope_to_d);
   result.d_a2_per_ps = mean_with_standard_error(result.samples_a2_per_ps);
   result.d_cm2_per_s.value = result.d_a2_per_ps.value * kA2PerPsToCm2PerS;

@@ -46,7 +46,16 @@ struct MsdOptions {
   // Subtract the mass-weighted centre-of-mass displacement of the whole system from every atom. Leave off for
   // the collective MSD of a one-species system (its centre of mass is then fixed by construction).
   bool remove_drift = false;
+  // Direction-resolved MSD: the displacements projected by `projector` (symmetric, idempotent: onto a line or a
+  // plane) before they are squared, and D = slope / (2 dimensions), dimensions the rank of the projection (1 for
+  // D_x or D along an axis, 2 for D in the plane normal to it; Einstein relation in d dimensions).
+  Mat3 projector = Mat3::Identity();
+  int dimensions = 3;
 };
+
+// The projector onto unit vector `axis` (dimensions 1), or onto the plane normal to it (dimensions 2).
+MsdOptions along_axis(MsdOptions options, const Vec3& axis);
+MsdOptions normal_to_axis(MsdOptions options, const Vec3& axis);
 
 struct MsdCurve {
   std::string species;
@@ -119,10 +128,13 @@ class MeanSquaredDisplacement {
   SpeciesTable species_;
   std::size_t frames_ = 0;
   double frame_interval_fs_ = 0.0;
+  int dimensions_ = 3;
   std::vector<std::vector<Vec3>> series_;  // [atom][frame] unwrapped (and drift-corrected) positions
 
   void set_positions(const std::vector<double>& masses, const std::vector<std::vector<Vec3>>& unwrapped,
                      const MsdOptions& options);
+  // Subtracts the mass-weighted centre-of-mass displacement of the whole system from every atom's series.
+  void remove_drift(const std::vector<double>& masses, const std::vector<std::vector<Vec3>>& unwrapped);
   struct LagWindow {
     std::size_t first = 0;
     std::size_t last = 0;  // inclusive

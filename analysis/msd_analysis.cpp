@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -35,6 +36,16 @@ SectionSchema msd_schema() {
                             .defaults_to(0.0));
   schema.keys.push_back(KeySpec("temperature", KeyType::real, "temperature (K) of the Yeh-Hummer correction")
                             .greater_than(0));
+  schema.keys.push_back(KeySpec("directions", KeyType::string_array,
+                                "tracer D along Cartesian axes, from the MSD of one displacement component "
+                                "(MSD_x = 2 D_x t + c), e.g. [\"x\", \"y\", \"z\"]; written to "
+                                "diffusion_directions.csv")
+                            .one_of({"x", "y", "z"}));
+  schema.keys.push_back(KeySpec("axis", KeyType::real_array,
+                                "a direction (Cartesian, need not be normalised), e.g. a channel axis [0, 0, 1]: "
+                                "tracer D parallel to it (1D, MSD = 2 D t + c) and perpendicular to it (2D, "
+                                "MSD = 4 D t + c), and their ratio; written to diffusion_directions.csv")
+                            .length(3));
   return schema;
 }
 
@@ -75,6 +86,12 @@ class MsdAnalysis final : public Analysis {
       : Analysis(section), options_(read_diffusion_options(section)), collective_(section.boolean("collective")) {
     if (section.has("species")) species_ = section.string_array("species");
     viscosity_mpa_s_ = section.real("viscosity_mpa_s");
+    if (section.has("directions")) directions_ = section.string_array("directions");
+    if (section.has("axis")) {
+      const std::vector<double> axis = section.real_array("axis");
+      axis_ = Vec3(axis[0], axis[1], axis[2]);
+      if (!(axis_->norm() > 0.0) || !axis_->allFinite()) section.fail("axis", "must be a non-zero vector");
+    }
     if (viscosity_mpa_s_ > 0) {
       if (!section.has("temperature")) section.fail("temperature", "needed by viscosity_mpa_s (Yeh-Hummer)");
       temperature_k_ = section.real("temperature");
@@ -130,6 +147,7 @@ class MsdAnalysis final : public Analysis {
             format_estimate(haven.haven_ratio.value, haven.haven_ratio.error)));
       }
     }
+    if (!directions_.empty() || axis_) directional(trajectory, species, report);
     report.write_csv("msd.csv", header, columns);
     report.write_csv_rows("diffusion.csv",
                           {"species", "kind", "D_A2_per_ps", "D_err_A2_per_ps", "D_cm2_per_s", "D_err_cm2_per_s",
@@ -180,6 +198,63 @@ class MsdAnalysis final : public Analysis {
     }
   }
 
+  // Tracer D per direction: the displacements projected on an axis (1D) or on the plane normal to it (2D) before
+  // they are squared, fitted and given error bars exactly as the 3D D*.
+  void directional(const Trajectory& trajectory, const std::vector<std::string>& species,
+                   AnalysisReport& report) const {
+    struct Direction {
+      std::string name;
+      MsdOptions msd;
+    };
+    std::vector<Direction> directions;
+    for (const std::string& name : directions_) {
+      Vec3 unit = Vec3::Zero();
+      unit[name == "x" ? 0 : name == "y" ? 1 : 2] = 1.0;
+      directions.push_back({name, along_axis(options_.msd, unit)});
+    }
+    const std::string axis_text =
+        axis_ ? fmt::format("[{:.6g} {:.6g} {:.6g}]", (*axis_)[0], (*axis_)[1], (*axis_)[2]) : std::string();
+    if (axis_) {
+      directions.push_back({"parallel " + axis_text, along_axis(options_.msd, *axis_)});
+      directions.push_back({"perpendicular " + axis_text, normal_to_axis(options_.msd, *axis_)});
+    }
+    std::vector<std::vector<DiffusionResult>> results(species.size());
+    for (const Direction& direction : directions) {
+      const MeanSquaredDisplacement msd =
+          about("", [&] { return MeanSquaredDisplacement(trajectory, direction.msd); });
+      for (std::size_t s = 0; s < species.size(); ++s) {
+        DiffusionResult result = about("", [&] { return msd.tracer_diffusion(species[s], options_.fit); });
+        for (const std::string& warning : result.warnings)
+          report.warn(this->name(), fmt::format("{}: {}", direction.name, warning));
+        results[s].push_back(std::move(result));
+      }
+    }
+    std::vector<std::vector<std::string>> rows;
+    for (std::size_t s = 0; s < species.size(); ++s) {
+      std::string line;
+      for (std::size_t d = 0; d < directions.size(); ++d) {
+        const DiffusionResult& result = results[s][d];
+        std::vector<std::string> row = diffusion_row(directions[d].name, result);
+        rows.push_back(std::move(row));
+        line += fmt::format("{}D*({}) = {}", line.empty() ? "" : ", ", directions[d].name,
+                            format_estimate(result.d_a2_per_ps.value, result.d_a2_per_ps.error));
+      }
+      report.summary(fmt::format("[msd] {}: {} A^2/ps", species[s], line));
+      if (axis_) {
+        const DiffusionResult& parallel = results[s][directions.size() - 2];
+        const DiffusionResult& perpendicular = results[s].back();
+        const DiffusionComparison ratio =
+            about("", [&] { return compare_diffusion(parallel.d_a2_per_ps, perpendicular.d_a2_per_ps); });
+        report.summary(fmt::format("[msd] {}: anisotropy D*_parallel / D*_perpendicular along {} = {}", species[s],
+                                   axis_text, format_estimate(ratio.ratio.value, ratio.ratio.error)));
+      }
+    }
+    report.write_csv_rows("diffusion_directions.csv",
+                          {"species", "direction", "D_A2_per_ps", "D_err_A2_per_ps", "D_cm2_per_s", "D_err_cm2_per_s",
+                           "error_method", "samples", "fit_start_ps", "fit_end_ps", "intercept_A2", "log_log_slope"},
+                          rows);
+  }
+
   // Yeh & Hummer, J. Phys. Chem. B 108, 15873 (2004): D(infinite) = D(L) + xi k_B T / (6 pi eta L) for a cubic
   // periodic cell of edge L, xi = 2.837297.
   void yeh_hummer(const Trajectory& trajectory, const std::string& name, const DiffusionResult& tracer,
@@ -208,6 +283,8 @@ class MsdAnalysis final : public Analysis {
   bool collective_;
   std::vector<std::string> species_;
   double viscosity_mpa_s_ = 0.0;
+  std::vector<std::string> directions_;
+  std::optional<Vec3> axis_;
   double temperature_k_ = 0.0;
 
   void compare(const Trajectory& reference, const std::vector<std::string>& species,

@@ -353,6 +353,52 @@ TEST_CASE("analyze [msd]: a reference without times is left out of the MSD compa
   CHECK(result.err.find("frame interval") != std::string::npos);
 }
 
+TEST_CASE("analyze [msd]: direction-resolved D of an anisotropic random walk, parallel and perpendicular to an axis",
+          "[app][analyze]") {
+  // 60 Li walkers with D_x = 0.1, D_y = 0.2, D_z = 0.6 A^2/ps (Gaussian steps of variance 2 D dt per axis).
+  const double d_axis[3] = {0.1, 0.2, 0.6};
+  const std::size_t atoms = 60, frames = 500;
+  const double dt_fs = 10.0;
+  std::mt19937_64 generator(17);
+  std::normal_distribution<double> unit(0.0, 1.0);
+  std::vector<std::vector<Vec3>> positions(frames, std::vector<Vec3>(atoms));
+  for (std::size_t i = 0; i < atoms; ++i) positions[0][i] = Vec3(300.0 + 6.0 * i, 500.0, 700.0 - 5.0 * i);
+  for (std::size_t k = 1; k < frames; ++k)
+    for (std::size_t i = 0; i < atoms; ++i)
+      for (int axis = 0; axis < 3; ++axis)
+        positions[k][i][axis] =
+            positions[k - 1][i][axis] + std::sqrt(2.0 * d_axis[axis] / 1000.0 * dt_fs) * unit(generator);
+  CliSandbox sandbox;
+  write_trajectory(sandbox.path("walk.extxyz"), 1000.0, std::vector<std::string>(atoms, "Li"), positions, dt_fs);
+  sandbox.write("analysis.toml", "[trajectory]\nfile = \"walk.extxyz\"\n[msd]\ndirections = [\"x\", \"y\", \"z\"]\n"
+                                 "axis = [0, 0, 2]\n");
+  const CommandResult result = sandbox.run("analyze analysis.toml");
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  auto table = read_csv(sandbox.read("analysis/diffusion_directions.csv"));
+  REQUIRE(table["direction"] ==
+          std::vector<std::string>{"x", "y", "z", "parallel [0 0 2]", "perpendicular [0 0 2]"});
+  const std::vector<double> value = numbers(table["D_A2_per_ps"]), error = numbers(table["D_err_A2_per_ps"]);
+  const double truth[5] = {0.1, 0.2, 0.6, 0.6, 0.15};
+  for (std::size_t row = 0; row < 5; ++row) {
+    INFO(table["direction"][row] << ": D = " << value[row] << " +- " << error[row] << ", truth " << truth[row]);
+    CHECK(std::abs(value[row] - truth[row]) < 3.0 * error[row]);
+    CHECK(error[row] < 0.2 * truth[row]);
+  }
+  // The z component and the component along the axis [0 0 2] are the same projection.
+  CHECK(value[3] == Approx(value[2]).epsilon(1e-12));
+  // The 3D D* is the mean of the three components (trace / 3), fit for fit.
+  auto diffusion = read_csv(sandbox.read("analysis/diffusion.csv"));
+  CHECK(numbers(diffusion["D_A2_per_ps"])[0] == Approx((value[0] + value[1] + value[2]) / 3.0).epsilon(1e-7));  // 8 digits in CSV
+  CHECK(result.out.find("anisotropy D*_parallel / D*_perpendicular along [0 0 2] = ") != std::string::npos);
+
+  sandbox.write("analysis.toml", "[trajectory]\nfile = \"walk.extxyz\"\n[msd]\naxis = [0, 0, 0]\n[output]\n"
+                                 "overwrite = true\n");
+  const CommandResult bad = sandbox.run("analyze analysis.toml");
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err.find("analysis.toml:4: [msd] axis: must be a non-zero vector") != std::string::npos);
+}
+
 TEST_CASE("analyze [msd]: the Yeh-Hummer finite-size correction of D*", "[app][analyze]") {
   CliSandbox sandbox;
   write_walkers(sandbox.path("walk.extxyz"), std::vector<std::string>(20, "Li"), std::vector<double>(20, 0.5), 100, 10.0,
