@@ -243,7 +243,9 @@ TEST_CASE("a run split at a checkpoint is bit-identical to the unsplit run", "[i
       "kind = \"nvt_nose_hoover\"\ntimestep = 5.0\ntemperature = 120.0\ntdamp = 200.0\nsuzuki_yoshida = 3\nnresn = 2",
       "kind = \"nvt_langevin\"\ntimestep = 5.0\ntemperature = 120.0\nfriction = 0.01\nseed = 11",
       "kind = \"nvt_csvr\"\ntimestep = 5.0\ntemperature = 120.0\ntdamp = 200.0\nseed = 12",
-      "kind = \"npt\"\ntimestep = 5.0\ntemperature = 120.0\ntdamp = 200.0\npressure = 1000.0\npdamp = 1000.0"};
+      "kind = \"npt\"\ntimestep = 5.0\ntemperature = 120.0\ntdamp = 200.0\npressure = 1000.0\npdamp = 1000.0",
+      "kind = \"npt\"\ntimestep = 5.0\ntemperature = 120.0\ntdamp = 200.0\npressure = 1000.0\npdamp = 1000.0\n"
+      "cell_coupling = \"aniso\""};
   for (const std::string& input : inputs)
     for (bool setup_before_load : {true, false}) {
       INFO(input << "\nsetup before load_state: " << setup_before_load);

@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "engine/error.hpp"
+#include "engine/thermo.hpp"
 #include "integrators/integrator_test_support.hpp"
 #include "integrators/nvt_csvr.hpp"
 #include "integrators/velocities.hpp"
@@ -316,6 +318,85 @@ TEST_CASE("NPT: a Lennard-Jones liquid at the target pressure and temperature, c
   CHECK(std::abs(pressure_estimate - target) < 4 * pressure_error);
   CHECK(std::abs(mean_temperature - temperature) < 4 * temperature_error);
   CHECK(drift < 1e-3);
+}
+
+TEST_CASE("NPT aniso: a strained crystal relaxes each axis to the target pressure, conserved extended energy",
+          "[integrator]") {
+  // 108 argon atoms on an fcc lattice (cubic at equilibrium), started with the cell and positions strained by
+  // (+4%, -3%, 0) at 20 K and 200 bar. With cell_coupling = "aniso" each axis is driven by its own diagonal
+  // pressure: the three edges come to the same mean length and each <P_aa> to the target (within 4 block standard
+  // errors; MTK: <P_a V> = P_target <V> - kT, as for the isotropic pressure). The isotropic barostat, driven by
+  // the mean pressure only, keeps the strain ratio, which shows that the axes are coupled independently.
+  constexpr double temperature = 20.0;
+  constexpr double pressure_bar = 200.0;
+  const Vec3 strain(1.04, 0.97, 1.0);
+  const auto strained = [&] {
+    System system = argon_fcc(3, 0.0255);  // near the 20 K density of this potential
+    system.cell = Cell(system.cell.lattice() * strain.asDiagonal(), system.cell.pbc());
+    for (Vec3& position : system.positions) position = position.cwiseProduct(strain);
+    maxwell_boltzmann_velocities(system, {2.0 * temperature, 5, true, false});
+    return system;
+  };
+  LennardJonesLiquid lj(kArgonEpsilon, kArgonSigma, 7.0);
+  const std::string common = "kind = \"npt\"\ntimestep = 5.0\ntemperature = 20.0\ntdamp = 500.0\npressure = 200.0\n"
+                             "pdamp = 2000.0\n";
+
+  System system = strained();
+  auto anisotropic = make_integrator(common + "cell_coupling = \"aniso\"");
+  ForceResult forces = lj.compute(system);
+  anisotropic->setup(system, forces);
+  run(*anisotropic, system, lj, forces, 4000);  // 20 ps to relax
+  std::vector<double> lengths[3], pressure_volume[3], volume, conserved;
+  run(*anisotropic, system, lj, forces, 12000, [&](const System& s, const ForceResult& f) {
+    const double v = s.cell.volume();
+    const Mat3 pressure = pressure_tensor(s, f.virial, v);
+    for (int axis = 0; axis < 3; ++axis) {
+      lengths[axis].push_back(s.cell.lattice()(axis, axis));
+      pressure_volume[axis].push_back(pressure(axis, axis) * v);
+    }
+    volume.push_back(v);
+    conserved.push_back(f.energy + kinetic_energy(s) + anisotropic->extended_energy());
+  });
+  CHECK(system.cell.lattice()(0, 1) == 0.0);  // stays orthorhombic
+  const Estimate mean_volume = block_average(volume, 10);
+  const double kt = kt_of(temperature);
+  const double target = pressure_bar / units::ev_per_a3_to_bar;
+  Estimate length[3];
+  for (int axis = 0; axis < 3; ++axis) {
+    length[axis] = block_average(lengths[axis], 10);
+    const Estimate pv = block_average(pressure_volume[axis], 10);
+    const double pressure = (pv.mean + kt) / mean_volume.mean, error = pv.error / mean_volume.mean;
+    std::printf("NPT aniso: axis %d: <L> = %.4f +- %.4f A, <P> = %.1f +- %.1f bar (target %.0f)\n", axis,
+                length[axis].mean, length[axis].error, pressure * units::ev_per_a3_to_bar,
+                error * units::ev_per_a3_to_bar, pressure_bar);
+    CHECK(std::abs(pressure - target) < 4 * error);
+  }
+  for (int axis = 1; axis < 3; ++axis)
+    CHECK(std::abs(length[axis].mean - length[0].mean) <
+          4 * std::hypot(length[axis].error, length[0].error) + 1e-3 * length[0].mean);
+  Series series;
+  series.conserved = conserved;
+  const double drift = conserved_drift(series, 108.0, temperature);
+  std::printf("NPT aniso: conserved drift %.3g N kT\n", drift);
+  CHECK(drift < 1e-3);
+
+  // Isotropic coupling from the same start: the shape stays strained.
+  System iso_system = strained();
+  auto isotropic = make_integrator(common);
+  ForceResult iso_forces = lj.compute(iso_system);
+  isotropic->setup(iso_system, iso_forces);
+  run(*isotropic, iso_system, lj, iso_forces, 4000);
+  const Mat3& iso_lattice = iso_system.cell.lattice();
+  CHECK(iso_lattice(0, 0) / iso_lattice(1, 1) == Approx(1.04 / 0.97).epsilon(1e-12));
+
+  // A cell that is not orthorhombic is refused.
+  System sheared = strained();
+  Mat3 lattice = sheared.cell.lattice();
+  lattice(1, 0) = 1.0;
+  sheared.cell = Cell(lattice, sheared.cell.pbc());
+  auto refused = make_integrator(common + "cell_coupling = \"aniso\"");
+  ForceResult sheared_forces = lj.compute(sheared);
+  CHECK_THROWS_AS(refused->setup(sheared, sheared_forces), InputError);
 }
 
 TEST_CASE("NPT: the volume of an ideal gas", "[integrator]") {
