@@ -385,6 +385,13 @@ const std::string kNve = "kind = \"nve\"\ntimestep = 5.0\n";
 const std::string kRun = "steps = 2\n";
 const std::string kCell = "Lattice=\"12 0 0 0 12 0 0 0 12\" Properties=species:S:1:pos:R:3 pbc=\"T T T\"";
 
+// `text` with the first `from` replaced by `to` (which must be there).
+std::string replaced_in(std::string text, const std::string& from, const std::string& to) {
+  const std::size_t at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
 std::vector<BadInput> bad_inputs() {
   auto toml = [](std::string what, std::string text) {
     return BadInput{std::move(what), std::move(text), "", "input.toml"};
@@ -393,12 +400,7 @@ std::vector<BadInput> bad_inputs() {
     return BadInput{std::move(what), small_input(kFromFile, kNve, kRun), std::move(text), "start.extxyz"};
   };
   const std::string good = small_input(kLattice, kNve, kRun);
-  auto replaced = [&good](const std::string& from, const std::string& to) {
-    std::string text = good;
-    const std::size_t at = text.find(from);
-    REQUIRE(at != std::string::npos);
-    return text.replace(at, from.size(), to);
-  };
+  auto replaced = [&good](const std::string& from, const std::string& to) { return replaced_in(good, from, to); };
   return {
       // TOML syntax and structure
       toml("empty file", ""),
@@ -514,12 +516,7 @@ std::string with_structure_file(const std::string& file) {
 
 std::vector<HostileInput> hostile_inputs() {
   const std::string good = small_input(kLattice, kNve, kRun);
-  auto replaced = [&good](const std::string& from, const std::string& to) {
-    std::string text = good;
-    const std::size_t at = text.find(from);
-    REQUIRE(at != std::string::npos);
-    return text.replace(at, from.size(), to);
-  };
+  auto replaced = [&good](const std::string& from, const std::string& to) { return replaced_in(good, from, to); };
   const std::string nose_hoover = "kind = \"nvt_nose_hoover\"\ntimestep = 5.0\ntemperature = 50.0\n";
   return {
       // Sizes that would exhaust memory or time.
