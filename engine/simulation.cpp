@@ -43,6 +43,7 @@ void Simulation::initialize() {
 
 MinimizeReport Simulation::minimize(Minimizer& minimizer, const MinimizeSettings& settings,
                                     const MinimizeMonitor& monitor) {
+  begin_graceful_stops();
   forces_.set_step(0);
   forces_.rebuild_next();
   const MinimizeReport report = nqmd::minimize(system_, forces_, minimizer, settings, monitor);
@@ -80,6 +81,7 @@ void Simulation::restore(const Checkpoint& checkpoint) {
 }
 
 void Simulation::run_until(std::uint64_t last_step) {
+  begin_graceful_stops();
   if (last_observed_step_ != step_) observe(false, step_ == last_step);
   while (step_ < last_step) {
     Stopwatch clock;

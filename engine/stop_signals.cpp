@@ -8,8 +8,10 @@ namespace nqmd {
 namespace {
 
 volatile std::sig_atomic_t received_signal = 0;
+volatile std::sig_atomic_t graceful = 0;
 
 extern "C" void on_stop_signal(int signal) {
+  if (!graceful) _exit(128 + signal);                                        // start-up: stop now
   if (received_signal == SIGINT && signal == SIGINT) _exit(128 + SIGINT);  // second Ctrl-C: stop now
   received_signal = signal;
 }
@@ -24,8 +26,9 @@ void install_stop_signal_handlers() {
   for (int signal : {SIGINT, SIGTERM, SIGUSR1}) sigaction(signal, &action, nullptr);
 }
 
-int pending_stop_signal() { return received_signal; }
+void begin_graceful_stops() { graceful = 1; }
 
+int pending_stop_signal() { return received_signal; }
 
 const char* signal_name(int signal) {
   switch (signal) {

@@ -8,8 +8,13 @@
 
 namespace nqmd {
 
-// Installs the handlers for SIGINT, SIGTERM and SIGUSR1 (idempotent).
+// Installs the handlers for SIGINT, SIGTERM and SIGUSR1 (idempotent). Until begin_graceful_stops(), during
+// start-up (reading files, building the system, the first neighbour list and forces), a stop signal ends the
+// process at once with 128 + signal: nothing of the run is to be saved yet, and start-up can take long.
 void install_stop_signal_handlers();
+// From here on a stop signal is a request that the run loop honours after its current step (called by the
+// loops of Simulation: the MD steps and the minimisation).
+void begin_graceful_stops();
 // The stop signal received so far, or 0.
 int pending_stop_signal();
 const char* signal_name(int signal);

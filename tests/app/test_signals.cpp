@@ -6,6 +6,8 @@
 #include <cctype>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -124,4 +126,41 @@ TEST_CASE("signals: a second SIGINT exits at once", "[app][signals]") {
   kill(pid, SIGINT);
   kill(pid, SIGINT);
   CHECK(exit_code_of(pid) == 128 + SIGINT);
+}
+
+namespace {
+
+// Whether process `pid` runs nequip-md (it has exec'ed: the forked test process also catches signals) and has a
+// handler installed for `signal` (the SigCgt mask of /proc/PID/status).
+bool catches(pid_t pid, int signal) {
+  std::error_code error;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", error);
+  if (error || !std::filesystem::equivalent(exe, NQMD_EXECUTABLE, error)) return false;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("SigCgt:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> (signal - 1)) & 1U;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("signals: a stop signal during start-up ends the run at once, before any step", "[app][signals]") {
+  CliSandbox sandbox;
+  // 256,000 atoms: building them, their velocities, the neighbour list and the first forces takes far longer than
+  // the signal takes to arrive once the handler is in place.
+  std::string input = kLongRun;
+  input.replace(input.find("repeat = [4, 4, 4]"), 18, "repeat = [40, 40, 40]");
+  sandbox.write("input.toml", input);
+  const pid_t pid = start_run(sandbox);
+  bool ready = false;
+  for (int attempt = 0; attempt < 600 && !ready; ++attempt) {
+    ready = catches(pid, SIGTERM);
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(ready);
+  kill(pid, SIGTERM);
+  CHECK(exit_code_of(pid) == 128 + SIGTERM);
+  // No step was run: no checkpoint, no thermo row (a graceful stop would have written step 0).
+  CHECK_FALSE(sandbox.exists("checkpoint.h5"));
+  CHECK_FALSE(last_thermo_step(sandbox).has_value());
 }
