@@ -146,9 +146,9 @@ void check_list_size(const System& system, const std::vector<Vec3>& fractional, 
   const double most = std::min(2147483647.0, memory > 0 ? memory / kBytesPerEdge : 2147483647.0);
   if (edges > most)
     throw InputError(fmt::format(
-        "neighbour list: a radius of {:.6g} A (the potential's cutoff {:.6g} A + [neighbor] skin {:.6g} A) would "
-        "hold about {:.3g} pairs ({:.3g} per atom, {:.3g} GB), more than the {:.3g} this machine can hold; is the "
-        "cutoff, the skin or the cell what was meant?",
+        "neighbour list: a radius of {:.6g} A (cutoff {:.6g} A + skin {:.6g} A; in a run, the potential's cutoff and "
+        "[neighbor] skin) would hold about {:.3g} pairs ({:.3g} per atom, {:.3g} GB), more than the {:.3g} this "
+        "machine can hold; is the cutoff, the skin or the cell what was meant?",
         radius, cutoff, skin, edges, per_atom, edges * kBytesPerEdge / 1e9, most));
 }
 
