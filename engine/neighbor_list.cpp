@@ -8,9 +8,9 @@
 
 #include <fmt/format.h>
 #include <omp.h>
-#include <unistd.h>
 
 #include "engine/error.hpp"
+#include "engine/memory_budget.hpp"
 
 namespace nqmd {
 namespace {
@@ -139,17 +139,14 @@ void check_list_size(const System& system, const std::vector<Vec3>& fractional, 
   const double sphere = 4.0 / 3.0 * 3.141592653589793 * radius * radius * radius;
   const double per_atom = std::min(atoms * images, atoms / volume * sphere);
   const double edges = atoms * per_atom;
-  // An edge takes 20 bytes here (two indices and a shift), as much again while it is sorted, and more in the
-  // potential; at most 2^31 edges (int indices downstream).
-  constexpr double kBytesPerEdge = 64.0;
-  const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
-  const double most = std::min(2147483647.0, memory > 0 ? memory / kBytesPerEdge : 2147483647.0);
+  // At most 2^31 edges (int indices downstream), and what the memory budget holds.
+  const double most = std::min(2147483647.0, memory_budget_bytes() / kBytesPerPair);
   if (edges > most)
     throw InputError(fmt::format(
         "neighbour list: a radius of {:.6g} A (cutoff {:.6g} A + skin {:.6g} A; in a run, the potential's cutoff and "
         "[neighbor] skin) would hold about {:.3g} pairs ({:.3g} per atom, {:.3g} GB), more than the {:.3g} this "
         "machine can hold; is the cutoff, the skin or the cell what was meant?",
-        radius, cutoff, skin, edges, per_atom, edges * kBytesPerEdge / 1e9, most));
+        radius, cutoff, skin, edges, per_atom, edges * kBytesPerPair / 1e9, most));
 }
 
 // Atoms [first, last) in bin order, seen through the periodic image `image` of their bins.

@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 
 #include "engine/error.hpp"
+#include "engine/memory_budget.hpp"
 #include "engine/lattice.hpp"
 #include "engine/periodic_table.hpp"
 #include "io/checkpoint.hpp"
@@ -49,6 +50,17 @@ const SectionSchema& structure_section_schema() {
 
 namespace {
 
+// InputError naming `key` if a structure of `atoms` atoms is beyond kMostAtoms or the memory budget.
+void check_atom_count(const ConfigSection& section, const char* key, double atoms) {
+  if (atoms > kMostAtoms)
+    section.fail(key, fmt::format("would make {:.4g} atoms; at most {:.0f} are allowed", atoms, kMostAtoms));
+  const double bytes = atoms * kBytesPerAtom;
+  if (bytes > memory_budget_bytes())
+    section.fail(key, fmt::format("would make {:.4g} atoms, about {:.3g} GB at {:.0f} bytes an atom, more than the "
+                                  "{:.3g} GB of memory here",
+                                  atoms, bytes / 1e9, kBytesPerAtom, memory_budget_bytes() / 1e9));
+}
+
 Frame frame_from_lattice(const ConfigSection& section) {
   for (const char* key : {"lattice_constant", "species"})
     if (!section.has(key)) section.fail(key, "is required with `lattice`");
@@ -75,8 +87,7 @@ Frame frame_from_lattice(const ConfigSection& section) {
   } catch (const InputError& error) {
     section.fail("lattice_constant", error.what());
   }
-  if (atoms > kMostAtoms)
-    section.fail("repeat", fmt::format("would make {:.4g} atoms; at most {:.0f} are allowed", atoms, kMostAtoms));
+  check_atom_count(section, "repeat", atoms);
   Frame frame;
   frame.system = build_lattice(spec);
   return frame;
@@ -113,8 +124,7 @@ Frame replicated_frame(const ConfigSection& section, const Frame& frame) {
   const auto counts = section.integer_array("replicate");
   const double atoms = static_cast<double>(frame.system.size()) * static_cast<double>(counts[0]) *
                        static_cast<double>(counts[1]) * static_cast<double>(counts[2]);
-  if (atoms > kMostAtoms)
-    section.fail("replicate", fmt::format("would make {:.4g} atoms; at most {:.0f} are allowed", atoms, kMostAtoms));
+  check_atom_count(section, "replicate", atoms);
   Frame supercell;
   try {
     supercell.system = replicate(frame.system, {static_cast<int>(counts[0]), static_cast<int>(counts[1]),

@@ -12,7 +12,8 @@
 namespace nqmd {
 
 // The most atoms a structure built or read from input may have (lattice repeat, replicate, structure files): far
-// beyond what one process runs, and small enough that a mistyped count is refused before memory runs out.
+// beyond what one process runs, and small enough that a mistyped count is refused before memory runs out (see
+// also engine/memory_budget.hpp).
 constexpr double kMostAtoms = 50e6;
 
 class System {

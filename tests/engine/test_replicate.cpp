@@ -1,5 +1,6 @@
 // [structure] replicate: a structure read from a file or a checkpoint, repeated along its lattice vectors, against
 // the lattice builder's supercell and against the unwrapped positions of the original atoms.
+#include <optional>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -8,6 +9,7 @@
 #include "engine/config.hpp"
 #include "engine/error.hpp"
 #include "engine/lattice.hpp"
+#include "engine/memory_budget.hpp"
 #include "engine/structure.hpp"
 #include "engine/system.hpp"
 #include "input_error_message.hpp"
@@ -117,6 +119,29 @@ TEST_CASE("replicate: bad requests are one-line errors naming the key", "[struct
   const std::string message =
       input_error_message([&] { load(directory, "file = \"cell.extxyz\"\nreplicate = [1000, 1000, 1000]\n"); });
   CHECK(message.find('\n') == std::string::npos);
+}
+
+TEST_CASE("structure sizes are checked against the memory budget before anything is built", "[structure]") {
+  TemporaryDirectory directory;
+  directory.write("cell.extxyz", fcc_cell_extxyz());
+  // 1.1 MB holds 4296 atoms at kBytesPerAtom = 256: a 10x10x10 fcc lattice (4000 atoms) fits, 11x11x11 (5324)
+  // not. The budget goes back to the machine's memory however the test ends.
+  struct BudgetGuard {
+    BudgetGuard() { set_memory_budget_bytes(1.1e6); }
+    ~BudgetGuard() { set_memory_budget_bytes(0.0); }
+  };
+  std::optional<BudgetGuard> budget(std::in_place);
+  CHECK(load(directory, "lattice = \"fcc\"\nlattice_constant = 3.6\nspecies = [\"Cu\"]\nrepeat = [10, 10, 10]\n")
+            .system.size() == 4000);
+  const std::string lattice = input_error_message(
+      [&] { load(directory, "lattice = \"fcc\"\nlattice_constant = 3.6\nspecies = [\"Cu\"]\nrepeat = [11, 11, 11]\n"); });
+  const std::string replica =
+      input_error_message([&] { load(directory, "file = \"cell.extxyz\"\nreplicate = [11, 11, 11]\n"); });
+  budget.reset();
+  CHECK_THAT(lattice, Catch::Contains("input.toml:5: [structure] repeat: would make 5324 atoms, about 0.00136 GB") &&
+                          Catch::Contains("more than the 0.0011 GB of memory here"));
+  CHECK_THAT(replica, Catch::Contains("[structure] replicate: would make 5324 atoms"));
+  CHECK(memory_budget_bytes() > 1e8);
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 // libFuzzer target: input.toml of `nequip-md run`, from the TOML parser through the validation of every
 // section against its schema (and the schema of the style its `kind` names), every typed accessor of every key,
-// and the construction of the potential, integrator, watchdog limits, initial velocities and (for small built-in
-// lattices) the structure, exactly as run_simulation does before its first step. InputError is the expected
-// refusal; anything else is a finding.
+// and the construction of the potential, integrator, watchdog limits, initial velocities, a built-in lattice of
+// any size the input asks for, and its neighbour list, exactly as run_simulation does before its first step.
+// What a parsed input asks to allocate is checked against a memory budget of 64 MB (engine/memory_budget.hpp)
+// before it is allocated, so an input that would exhaust memory is refused, not run: scripts/fuzz.sh runs this
+// target with -rss_limit_mb=2048, and going past it is a finding. InputError is the expected refusal; anything
+// else is a finding.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -11,6 +14,8 @@
 #include "app/run_command.hpp"
 #include "engine/config.hpp"
 #include "engine/error.hpp"
+#include "engine/memory_budget.hpp"
+#include "engine/neighbor_list.hpp"
 #include "engine/structure.hpp"
 #include "engine/watchdog.hpp"
 #include "fuzz_support.hpp"
@@ -61,16 +66,9 @@ nqmd::Frame small_frame() {
   return frame;
 }
 
-// Built-in lattices only, and only small ones: a file or checkpoint path in fuzzed input could name any file.
-bool small_lattice(const nqmd::ConfigSection& structure) {
-  if (!structure.has("lattice") || structure.has("file") || structure.has("checkpoint")) return false;
-  if (!structure.has("repeat")) return true;
-  std::int64_t cells = 1;
-  for (const std::int64_t count : structure.integer_array("repeat")) {
-    if (count < 1 || count > 4) return false;
-    cells *= count;
-  }
-  return cells <= 16;
+// Built-in lattices only: a file or checkpoint path in fuzzed input could name any file.
+bool lattice_only(const nqmd::ConfigSection& structure) {
+  return structure.has("lattice") && !structure.has("file") && !structure.has("checkpoint");
 }
 
 void check_input(const std::string& path) {
@@ -97,8 +95,9 @@ void check_input(const std::string& path) {
     }
   }
   nqmd::Frame frame = small_frame();
+  double cutoff = 0.0;
   try {
-    (void)nqmd::PotentialRegistry::instance().create(input, nqmd::potential_section_schema(), frame.system);
+    cutoff = nqmd::PotentialRegistry::instance().create(input, nqmd::potential_section_schema(), frame.system)->cutoff();
   } catch (const nqmd::InputError&) {
   }
   bool conserves_momentum = true;
@@ -124,7 +123,11 @@ void check_input(const std::string& path) {
   }
   try {
     const nqmd::ConfigSection structure = input.section(nqmd::structure_section_schema());
-    if (small_lattice(structure)) (void)nqmd::load_structure(structure);
+    if (lattice_only(structure)) {
+      const nqmd::Frame built = nqmd::load_structure(structure);
+      nqmd::NeighborList neighbors(cutoff, input.section(nqmd::neighbor_section_schema()).real("skin"));
+      neighbors.build(built.system);
+    }
   } catch (const nqmd::InputError&) {
   }
 }
@@ -132,6 +135,7 @@ void check_input(const std::string& path) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  nqmd::set_memory_budget_bytes(64e6);
   const std::string path = nqmd::fuzz::write_input("input.toml", data, size);
   try {
     check_input(path);

@@ -55,10 +55,11 @@ std::pair<std::uint32_t, bool> run_killed_writer(const std::string& path, const 
       nqmd::H5mdWriter writer(options);
       for (std::size_t k = 0; k < frames.size(); ++k) {
         write_frames(writer, frames, k, k + 1);
-        if (start == KillTimer::from_first_flush && k + 1 == flush_every) ::setitimer(ITIMER_REAL, &timer, nullptr);
-        // Tell the parent how many frames are known to be flushed.
+        // Tell the parent how many frames are known to be flushed, before the timer can start: a child descheduled
+        // for longer than the delay (a loaded machine) still reports its first flush.
         const auto flushed = static_cast<std::uint32_t>(writer.frames() / flush_every * flush_every);
         if (::write(pipe_ends[1], &flushed, sizeof flushed) != sizeof flushed) ::_exit(5);
+        if (start == KillTimer::from_first_flush && k + 1 == flush_every) ::setitimer(ITIMER_REAL, &timer, nullptr);
       }
     } catch (...) {
       ::_exit(3);
