@@ -1,8 +1,10 @@
 #include "engine/simulation.hpp"
 
 #include <cmath>
+#include <limits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "engine/error.hpp"
 #include "engine/log.hpp"
@@ -130,9 +132,39 @@ void Simulation::stop_on_signal(int signal) {
 
 void Simulation::check_finite() const {
   const ForceResult& forces = forces_.result();
-  if (!std::isfinite(forces.energy))
-    throw InputError(fmt::format("step {}: the potential energy is {} (the simulation blew up; try a smaller "
-                                 "timestep or check the structure)", step_, forces.energy));
+  if (!std::isfinite(forces.energy)) {
+    // Name the atoms whose energy or force is not finite (the first few), and the closest neighbour of the first.
+    std::vector<std::string> atoms;
+    std::size_t count = 0, first = system_.size();
+    for (std::size_t i = 0; i < system_.size(); ++i) {
+      const bool bad = !forces.forces[i].allFinite() ||
+                       (forces.atom_energies.size() == system_.size() && !std::isfinite(forces.atom_energies[i]));
+      if (!bad) continue;
+      if (first == system_.size()) first = i;
+      if (++count <= 5) atoms.push_back(fmt::format("{} ({})", i, system_.symbol(i)));
+    }
+    std::string where = "no atom is singled out";
+    if (count > 0) {
+      where = fmt::format("atom{} {}{}", count > 1 ? "s" : "", fmt::join(atoms, ", "),
+                          count > 5 ? fmt::format(" and {} more", count - 5) : std::string());
+      const NeighborList& neighbors = forces_.neighbor_list();
+      double closest = std::numeric_limits<double>::infinity();
+      int partner = -1;
+      for (std::size_t e = neighbors.offsets().size() > first + 1 ? neighbors.offsets()[first] : 0;
+           neighbors.offsets().size() > first + 1 && e < neighbors.offsets()[first + 1]; ++e) {
+        const double distance = neighbors.edge_vector(system_, e).norm();
+        if (distance < closest) {
+          closest = distance;
+          partner = neighbors.neighbors()[e];
+        }
+      }
+      if (partner >= 0)
+        where += fmt::format("; atom {} is {:.4g} A from atom {} ({})", first, closest, partner, system_.symbol(partner));
+    }
+    throw InputError(fmt::format("step {}: the potential energy is {}: {} (the simulation blew up; try a smaller "
+                                 "timestep or check the structure)",
+                                 step_, forces.energy, where));
+  }
   for (std::size_t i = 0; i < system_.size(); ++i) {
     if (!forces.forces[i].allFinite() || !system_.positions[i].allFinite() || !system_.velocities[i].allFinite())
       throw InputError(fmt::format("step {}: atom {} ({}) has a non-finite force, position or velocity (the "
