@@ -64,8 +64,8 @@ const SectionSchema& minimize_section_schema() {
          KeySpec("cell_mode", KeyType::string,
                  "with cell = true: isotropic (one strain for all axes) or aniso (x, y and z lengths apart; "
                  "shear is not relaxed)")
-             .one_of({"isotropic", "aniso"})
-             .defaults_to("isotropic"),
+             .one_of({"iso", "aniso"})
+             .defaults_to("iso"),
          KeySpec("pressure", KeyType::real, "target pressure of the cell relaxation (bar)").defaults_to(0.0),
          KeySpec("require_converged", KeyType::boolean,
                  "an unconverged minimisation is an error instead of a warning")

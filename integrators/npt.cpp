@@ -24,7 +24,7 @@ void MtkNpt::setup(System& system, const ForceResult& /*forces*/) {
   const double off_diagonal = (lattice - Mat3(lattice.diagonal().asDiagonal())).cwiseAbs().maxCoeff();
   if (parameters_.anisotropic && off_diagonal > 1e-10 * lattice.diagonal().cwiseAbs().maxCoeff())
     throw InputError(
-        "[integrator] cell_coupling = \"aniso\" needs an orthorhombic cell (lattice vectors along x, y and z)");
+        "[integrator] cell_mode = \"aniso\" needs an orthorhombic cell (lattice vectors along x, y and z)");
   const double kt = units::boltzmann_ev_per_k * parameters_.temperature_k;
   atoms_ = static_cast<double>(system.size());
   thermostat_.set_masses(static_cast<double>(degrees_of_freedom(system, conserves_momentum())), kt,
@@ -140,7 +140,7 @@ void MtkNpt::load_state(const IntegratorState& state) {
       throw InputError(fmt::format("integrator state lacks '{}' (a checkpoint of another integrator?)", name));
     if (found->second.size() != count)
       throw InputError(fmt::format("integrator state '{}' has {} values, not {}: a checkpoint of npt with the other "
-                                   "cell_coupling?",
+                                   "cell_mode?",
                                    name, found->second.size(), count));
     return found->second;
   };
@@ -161,7 +161,7 @@ SectionSchema npt_schema() {
        KeySpec("pdamp", KeyType::real, "barostat period (fs), e.g. 1000 timesteps; W = (N + 1) kT pdamp^2")
            .greater_than(0.0)
            .require(),
-       KeySpec("cell_coupling", KeyType::string,
+       KeySpec("cell_mode", KeyType::string,
                "\"iso\": the cell scales as a whole, driven by the pressure; \"aniso\": x, y and z independently, "
                "each driven by its diagonal pressure component (orthorhombic cells; LAMMPS fix npt aniso)")
            .one_of({"iso", "aniso"})
@@ -181,7 +181,7 @@ std::unique_ptr<Integrator> create_npt(const ConfigSection& section) {
   parameters.tdamp_fs = thermostat_period(section, "tdamp");
   parameters.pressure_bar = section.real("pressure");
   parameters.pdamp_fs = thermostat_period(section, "pdamp");
-  parameters.anisotropic = section.string("cell_coupling") == "aniso";
+  parameters.anisotropic = section.string("cell_mode") == "aniso";
   parameters.chain_length = static_cast<std::size_t>(section.integer("chain_length"));
   parameters.barostat_chain_length = static_cast<std::size_t>(section.integer("barostat_chain_length"));
   parameters.substeps = static_cast<int>(section.integer("nresn"));

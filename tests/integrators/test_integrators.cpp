@@ -245,7 +245,7 @@ TEST_CASE("a run split at a checkpoint is bit-identical to the unsplit run", "[i
       "kind = \"nvt_csvr\"\ntimestep = 5.0\ntemperature = 120.0\ntdamp = 200.0\nseed = 12",
       "kind = \"npt\"\ntimestep = 5.0\ntemperature = 120.0\ntdamp = 200.0\npressure = 1000.0\npdamp = 1000.0",
       "kind = \"npt\"\ntimestep = 5.0\ntemperature = 120.0\ntdamp = 200.0\npressure = 1000.0\npdamp = 1000.0\n"
-      "cell_coupling = \"aniso\""};
+      "cell_mode = \"aniso\""};
   for (const std::string& input : inputs)
     for (bool setup_before_load : {true, false}) {
       INFO(input << "\nsetup before load_state: " << setup_before_load);

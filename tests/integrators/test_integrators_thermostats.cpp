@@ -323,7 +323,7 @@ TEST_CASE("NPT: a Lennard-Jones liquid at the target pressure and temperature, c
 TEST_CASE("NPT aniso: a strained crystal relaxes each axis to the target pressure, conserved extended energy",
           "[integrator]") {
   // 108 argon atoms on an fcc lattice (cubic at equilibrium), started with the cell and positions strained by
-  // (+4%, -3%, 0) at 20 K and 200 bar. With cell_coupling = "aniso" each axis is driven by its own diagonal
+  // (+4%, -3%, 0) at 20 K and 200 bar. With cell_mode = "aniso" each axis is driven by its own diagonal
   // pressure: the three edges come to the same mean length and each <P_aa> to the target (within 4 block standard
   // errors; MTK: <P_a V> = P_target <V> - kT, as for the isotropic pressure). The isotropic barostat, driven by
   // the mean pressure only, keeps the strain ratio, which shows that the axes are coupled independently.
@@ -342,7 +342,7 @@ TEST_CASE("NPT aniso: a strained crystal relaxes each axis to the target pressur
                              "pdamp = 2000.0\n";
 
   System system = strained();
-  auto anisotropic = make_integrator(common + "cell_coupling = \"aniso\"");
+  auto anisotropic = make_integrator(common + "cell_mode = \"aniso\"");
   ForceResult forces = lj.compute(system);
   anisotropic->setup(system, forces);
   run(*anisotropic, system, lj, forces, 4000);  // 20 ps to relax
@@ -394,7 +394,7 @@ TEST_CASE("NPT aniso: a strained crystal relaxes each axis to the target pressur
   Mat3 lattice = sheared.cell.lattice();
   lattice(1, 0) = 1.0;
   sheared.cell = Cell(lattice, sheared.cell.pbc());
-  auto refused = make_integrator(common + "cell_coupling = \"aniso\"");
+  auto refused = make_integrator(common + "cell_mode = \"aniso\"");
   ForceResult sheared_forces = lj.compute(sheared);
   CHECK_THROWS_AS(refused->setup(sheared, sheared_forces), InputError);
 }
