@@ -20,6 +20,7 @@
 #endif
 
 namespace nqmd {
+#ifdef NQMD_HAVE_NEQUIP
 namespace {
 
 // Sets info key `key` of `frame` to `value` (replacing it if present, else appended).
@@ -36,11 +37,12 @@ using nequip::ErrorSums;
 
 void print_row(const std::string& name, const ErrorSums& sums, double to_unit, const std::string& unit,
                const std::string& counted) {
-  fmt::print("{:<16} {:>16.9e} {:>16.9e}  {:<9} {} {}\n", name, sums.mae() * to_unit, sums.rmse() * to_unit, unit,
+  log::result("{:<16} {:>16.9e} {:>16.9e}  {:<9} {} {}\n", name, sums.mae() * to_unit, sums.rmse() * to_unit, unit,
              sums.count, counted);
 }
 
 }  // namespace
+#endif
 
 void evaluate_frames(const EvaluateRequest& request) {
 #ifndef NQMD_HAVE_NEQUIP
@@ -138,24 +140,24 @@ void evaluate_frames(const EvaluateRequest& request) {
     });
   }
 
-  fmt::print("evaluated {} frames ({} atoms) with NequIP model '{}' (backend {}, {})\n", frames, atoms, request.model,
+  log::result("evaluated {} frames ({} atoms) with NequIP model '{}' (backend {}, {})\n", frames, atoms, request.model,
              nequip::name(potential.backend()), nequip::name(potential.dtype()));
-  if (!request.output.empty()) fmt::print("results written to {}\n", request.output);
+  if (!request.output.empty()) log::result("results written to {}\n", request.output);
   if (has_domain) {
-    fmt::print("{}\n", potential.training_domain());
+    log::result("{}\n", potential.training_domain());
     if (frames_outside == 0) {
-      fmt::print("training domain: every atom of the {} frames is within it\n", frames);
+      log::result("training domain: every atom of the {} frames is within it\n", frames);
     } else {
-      fmt::print("training domain: {} of {} frames have atoms closer than the closest such pair in the training data "
+      log::result("training domain: {} of {} frames have atoms closer than the closest such pair in the training data "
                  "({} atoms in all); the deepest: {}\n",
                  frames_outside, frames, atoms_outside, deepest_outside_text);
     }
   }
   if (energy_errors.count == 0 && force_errors.count == 0 && stress_errors.count == 0) {
-    fmt::print("no labels (energy, forces, stress) in {}: nothing to score\n", request.data);
+    log::result("no labels (energy, forces, stress) in {}: nothing to score\n", request.data);
     return;
   }
-  fmt::print("{:<16} {:>16} {:>16}  {:<9} {}\n", "quantity", "MAE", "RMSE", "unit", "count");
+  log::result("{:<16} {:>16} {:>16}  {:<9} {}\n", "quantity", "MAE", "RMSE", "unit", "count");
   if (energy_errors.count) print_row("energy", energy_errors, 1e3, "meV/atom", "frames");
   if (force_errors.count) {
     print_row("forces", force_errors, 1e3, "meV/A", "components");
