@@ -234,8 +234,7 @@ class MsdAnalysis final : public Analysis {
       std::string line;
       for (std::size_t d = 0; d < directions.size(); ++d) {
         const DiffusionResult& result = results[s][d];
-        std::vector<std::string> row = diffusion_row(directions[d].name, result);
-        rows.push_back(std::move(row));
+        rows.push_back(diffusion_row(directions[d].name, result));
         line += fmt::format("{}D*({}) = {}", line.empty() ? "" : ", ", directions[d].name,
                             format_estimate(result.d_a2_per_ps.value, result.d_a2_per_ps.error));
       }

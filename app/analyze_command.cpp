@@ -46,14 +46,15 @@ TrajectoryReadOptions read_options(const ConfigSection& section) {
   return options;
 }
 
-// The trajectory of a section's `file`; errors name the section's file key. A reference may lack times: its
-// structure is compared, and the analyses that need times leave it out.
-Trajectory load(const ConfigSection& section) {
+// The trajectory of a section's `file`; errors name the section's file key. Without `times_required` (a
+// reference) a file without times is read all the same: its structure is compared, and the analyses that need
+// times leave it out.
+Trajectory load(const ConfigSection& section, bool times_required) {
   const std::string path = section.path("file");
   Trajectory trajectory;
   try {
     TrajectoryReadOptions options = read_options(section);
-    options.require_times = section.name() != "reference";
+    options.require_times = times_required;
     trajectory = read_trajectory(path, options);
   } catch (const InputError& error) {
     section.fail("file", error.what());
@@ -66,12 +67,12 @@ Trajectory load(const ConfigSection& section) {
   std::string composition;
   for (const std::string& symbol : order) composition += fmt::format("{}{} {}", composition.empty() ? "" : ", ", symbol, counts[symbol]);
   const auto& frames = trajectory.frames;
-  std::string spacing = ", no times";
-  if (trajectory.has_times && frames.size() > 1)
+  std::string spacing;
+  if (!trajectory.has_times)
+    spacing = ", no times";
+  else if (frames.size() > 1)
     spacing = fmt::format(", {:.6g} fs apart ({:.6g} ps in all)", frames[1].time_fs - frames[0].time_fs,
                           (frames.back().time_fs - frames.front().time_fs) / 1000.0);
-  else if (trajectory.has_times)
-    spacing.clear();
   log::info("[{}] {}: {} frames{}, {} atoms ({}), {}", section.name(), path, frames.size(), spacing,
             trajectory.atoms(), composition, trajectory.has_velocities() ? "with velocities" : "no velocities");
   return trajectory;
@@ -238,10 +239,10 @@ void run_analysis(const AnalysisRequest& request) {
   if (trajectory_section) data.read_options = read_options(*trajectory_section);
   std::optional<Trajectory> trajectory, reference;
   if (needs_trajectory) {
-    trajectory = load(*trajectory_section);
+    trajectory = load(*trajectory_section, true);
     data.trajectory = &*trajectory;
     if (reference_section) {
-      reference = load(*reference_section);
+      reference = load(*reference_section, false);
       data.reference = &*reference;
     }
   }

@@ -95,8 +95,8 @@ const SectionSchema& run_section_schema() {
        KeySpec("thermo_file", KeyType::string, "thermo CSV file; \"\" for none").defaults_to("thermo.csv"),
        KeySpec("thermo_columns", KeyType::string_array,
                "columns of the thermo output, in order (LAMMPS thermo_style custom), e.g. [\"step\", \"temp\", "
-               "\"press\", \"pxx\", \"cella\"]; CSV headers carry the units; default: step time pe ke etotal "
-               "econserved temp press vol ns_per_day steps_per_s us_per_atom_step. Columns: " +
+               "\"press\", \"pxx\", \"cella\"]; CSV headers carry the units; default: " +
+                   fmt::format("{}", fmt::join(default_thermo_csv_columns(), " ")) + ". Columns: " +
                    thermo_column_list())
            .one_of(thermo_column_names()),
        KeySpec("checkpoint_every", KeyType::integer, "steps between checkpoints; 0: only at the end")
@@ -309,12 +309,9 @@ void check_close_pairs(const std::string& input_path, const System& system, doub
       closest_edge = e;
     }
   }
+  // Distinct atoms: an atom's own images are at least the smallest cell width away, checked above.
   if (closest < kCoincident) {
     const int i = neighbors.centers()[closest_edge], j = neighbors.neighbors()[closest_edge];
-    if (i == j)
-      throw InputError(fmt::format("{}: [structure]: atom {} ({}) is {:.3g} A from its own periodic image: the cell "
-                                   "is that thin",
-                                   input_path, i, system.symbol(i), closest));
     throw InputError(fmt::format("{}: [structure]: atoms {} ({}) and {} ({}) are {:.3g} A apart, on top of each "
                                  "other (an atom written twice?)",
                                  input_path, i, system.symbol(i), j, system.symbol(j), closest));

@@ -43,6 +43,13 @@ const std::vector<std::string>& lattice_kinds() {
   return kinds;
 }
 
+std::size_t lattice_basis_size(const std::string& kind) {
+  LatticeSpec spec;
+  spec.kind = kind;
+  spec.lattice_constant = 1.0;
+  return unit_cell(spec).fractional.size();
+}
+
 System build_lattice(const LatticeSpec& spec) {
   bool known = false;
   for (const std::string& kind : lattice_kinds()) known = known || kind == spec.kind;

@@ -3,6 +3,7 @@
 // three lattice vectors. Species are assigned to the basis sites in turn (["Cu"] makes pure Cu;
 // ["Na", "Cl"] on sc alternates per site of the cell).
 #include <array>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,9 @@ struct LatticeSpec {
 };
 
 const std::vector<std::string>& lattice_kinds();
+// Sites in the conventional cell of a lattice kind (fcc 4, bcc 2, hcp 2, diamond 8, sc 1; 0 for an unknown kind):
+// a repeated lattice has this times the product of its repeats atoms.
+std::size_t lattice_basis_size(const std::string& kind);
 // Throws InputError for an unknown kind, a non-positive constant or repeat, or an empty species list.
 System build_lattice(const LatticeSpec& spec);
 

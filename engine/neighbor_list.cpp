@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include <fmt/format.h>
 #include <omp.h>
@@ -65,6 +66,16 @@ struct AxisBins {
   int last_combined(int bin) const { return periodic ? bin + reach : std::min(count - 1, bin + reach); }
 };
 
+// Lowest and highest fractional coordinate of the atoms along `axis` (+inf, -inf without atoms).
+std::pair<double, double> fractional_range(const std::vector<Vec3>& fractional, int axis) {
+  double lowest = std::numeric_limits<double>::infinity(), highest = -lowest;
+  for (const Vec3& f : fractional) {
+    lowest = std::min(lowest, f[axis]);
+    highest = std::max(highest, f[axis]);
+  }
+  return {lowest, highest};
+}
+
 std::array<AxisBins, 3> plan_bins(const Cell& cell, const std::vector<Vec3>& fractional, double radius) {
   const Vec3 widths = cell.perpendicular_widths();
   const double padded_radius = radius * (1.0 + kBinPadding);
@@ -74,12 +85,7 @@ std::array<AxisBins, 3> plan_bins(const Cell& cell, const std::vector<Vec3>& fra
     AxisBins& bins = axes[axis];
     bins.periodic = cell.periodic(axis);
     if (!bins.periodic) {
-      double lowest = std::numeric_limits<double>::infinity();
-      double highest = -lowest;
-      for (const Vec3& f : fractional) {
-        lowest = std::min(lowest, f[axis]);
-        highest = std::max(highest, f[axis]);
-      }
+      const auto [lowest, highest] = fractional_range(fractional, axis);
       bins.origin = fractional.empty() ? 0.0 : lowest;
       bins.extent = fractional.empty() ? 0.0 : highest - lowest;
     }
@@ -128,11 +134,7 @@ void check_list_size(const System& system, const std::vector<Vec3>& fractional, 
       images *= 2.0 * std::ceil(radius / widths[axis]) + 1.0;
       volume *= widths[axis];
     } else {
-      double lowest = std::numeric_limits<double>::infinity(), highest = -lowest;
-      for (const Vec3& f : fractional) {
-        lowest = std::min(lowest, f[axis]);
-        highest = std::max(highest, f[axis]);
-      }
+      const auto [lowest, highest] = fractional_range(fractional, axis);
       volume *= std::max((highest - lowest) * widths[axis], 1.0);
     }
   }

@@ -147,17 +147,16 @@ void Simulation::check_finite() const {
     if (count > 0) {
       where = fmt::format("atom{} {}{}", count > 1 ? "s" : "", fmt::join(atoms, ", "),
                           count > 5 ? fmt::format(" and {} more", count - 5) : std::string());
+      // The edges of the first atom as a centre (a half list may hold some of its pairs under the other atom).
       const NeighborList& neighbors = forces_.neighbor_list();
       double closest = std::numeric_limits<double>::infinity();
       int partner = -1;
-      for (std::size_t e = neighbors.offsets().size() > first + 1 ? neighbors.offsets()[first] : 0;
-           neighbors.offsets().size() > first + 1 && e < neighbors.offsets()[first + 1]; ++e) {
-        const double distance = neighbors.edge_vector(system_, e).norm();
-        if (distance < closest) {
-          closest = distance;
-          partner = neighbors.neighbors()[e];
-        }
-      }
+      if (first + 1 < neighbors.offsets().size())
+        for (std::size_t e = neighbors.offsets()[first]; e < neighbors.offsets()[first + 1]; ++e)
+          if (const double distance = neighbors.edge_vector(system_, e).norm(); distance < closest) {
+            closest = distance;
+            partner = neighbors.neighbors()[e];
+          }
       if (partner >= 0)
         where += fmt::format("; atom {} is {:.4g} A from atom {} ({})", first, closest, partner, system_.symbol(partner));
     }

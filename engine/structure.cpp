@@ -72,24 +72,23 @@ Frame frame_from_lattice(const ConfigSection& section) {
     spec.c = section.real("c");
   }
   if (section.has("repeat")) {
+    // Counted from the 64-bit values, before they are narrowed to int for the builder.
     const auto repeat = section.integer_array("repeat");
+    check_atom_count(section, "repeat",
+                     static_cast<double>(lattice_basis_size(spec.kind)) * static_cast<double>(repeat[0]) *
+                         static_cast<double>(repeat[1]) * static_cast<double>(repeat[2]));
     for (int axis = 0; axis < 3; ++axis) spec.repeat[axis] = static_cast<int>(repeat[axis]);
   }
   spec.species = section.string_array("species");
+  if (spec.species.empty()) section.fail("species", "must name at least one element");
   for (const std::string& symbol : spec.species)
     if (!is_element_symbol(symbol)) section.fail("species", fmt::format("unknown element '{}'", symbol));
-  LatticeSpec unit_cell = spec;
-  unit_cell.repeat = {1, 1, 1};
-  double atoms = 0.0;
+  Frame frame;
   try {
-    atoms = static_cast<double>(build_lattice(unit_cell).size()) * spec.repeat[0] * spec.repeat[1] *
-            static_cast<double>(spec.repeat[2]);
-  } catch (const InputError& error) {
+    frame.system = build_lattice(spec);
+  } catch (const InputError& error) {  // what the keys checked above leave: a cell that cannot be (a = 1e300 A)
     section.fail("lattice_constant", error.what());
   }
-  check_atom_count(section, "repeat", atoms);
-  Frame frame;
-  frame.system = build_lattice(spec);
   return frame;
 }
 

@@ -22,12 +22,6 @@ std::vector<const ThermoColumn*> columns_named(const std::vector<std::string>& n
   return columns;
 }
 
-// The width a terminal format sets ("{:>12.3f}" -> 12), for the header above it.
-std::size_t width_of(const std::string& format) {
-  const std::size_t start = format.find('>') + 1;
-  return static_cast<std::size_t>(std::stoul(format.substr(start, format.find_first_not_of("0123456789", start) - start)));
-}
-
 // Keeps the header and the rows with step <= last_step of an existing thermo CSV.
 std::string rows_up_to(const std::string& path, std::uint64_t last_step, const std::string& header_expected) {
   std::ifstream in(path);
@@ -111,29 +105,16 @@ void ThermoOutput::observe(const StepData& data) {
   if (!header_printed_) {
     std::string header;
     for (const ThermoColumn* column : terminal_columns_)
-      header += fmt::format("{}{:>{}}", header.empty() ? "" : " ", column->terminal_header,
-                            width_of(column->terminal_format));
+      header += fmt::format("{}{:>{}}", header.empty() ? "" : " ", column->terminal_header, column->width);
     log::info("{}", header);
     header_printed_ = true;
   }
   std::string line;
-  for (const ThermoColumn* column : terminal_columns_) {
-    if (!line.empty()) line += ' ';
-    if (column->integer)
-      line += fmt::format(fmt::runtime(column->terminal_format), static_cast<std::uint64_t>(column->value(row)));
-    else
-      line += fmt::format(fmt::runtime(column->terminal_format), column->value(row));
-  }
+  for (const ThermoColumn* column : terminal_columns_) line += (line.empty() ? "" : " ") + terminal_text(*column, row);
   log::info("{}", line);
   if (csv_ != nullptr) {
     std::string csv_row;
-    for (const ThermoColumn* column : csv_columns_) {
-      if (!csv_row.empty()) csv_row += ',';
-      if (column->integer)
-        csv_row += fmt::format("{}", static_cast<std::uint64_t>(column->value(row)));
-      else
-        csv_row += fmt::format("{}", column->value(row));
-    }
+    for (const ThermoColumn* column : csv_columns_) csv_row += (csv_row.empty() ? "" : ",") + csv_text(*column, row);
     fmt::print(csv_, "{}\n", csv_row);
     flush();  // a row per interval: cheap, and a killed run keeps every row written
   }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include "cli_runner.hpp"
 #include "io/checkpoint.hpp"
@@ -91,6 +92,26 @@ int exit_code_of(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
 
+// Starts kLongRun with the fcc lattice repeated `cells` times along each axis (4 cells^3 atoms).
+pid_t start_large_run(const CliSandbox& sandbox, int cells) {
+  std::string input = kLongRun;
+  input.replace(input.find("repeat = [4, 4, 4]"), 18, fmt::format("repeat = [{0}, {0}, {0}]", cells));
+  sandbox.write("input.toml", input);
+  return start_run(sandbox);
+}
+
+// Whether process `pid` runs nequip-md (it has exec'ed: the forked test process also catches signals) and has a
+// handler installed for `signal` (the SigCgt mask of /proc/PID/status).
+bool catches(pid_t pid, int signal) {
+  std::error_code error;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", error);
+  if (error || !std::filesystem::equivalent(exe, NQMD_EXECUTABLE, error)) return false;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("SigCgt:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> (signal - 1)) & 1U;
+  return false;
+}
+
 }  // namespace
 
 TEST_CASE("signals: SIGTERM, SIGUSR1 and SIGINT stop cleanly with a checkpoint", "[app][signals]") {
@@ -118,40 +139,18 @@ TEST_CASE("signals: SIGTERM, SIGUSR1 and SIGINT stop cleanly with a checkpoint",
 TEST_CASE("signals: a second SIGINT exits at once", "[app][signals]") {
   CliSandbox sandbox;
   // A large system, so that one step takes long enough for the second signal to arrive within it.
-  std::string input = kLongRun;
-  input.replace(input.find("repeat = [4, 4, 4]"), 18, "repeat = [30, 30, 30]");
-  sandbox.write("input.toml", input);
-  const pid_t pid = start_run(sandbox);
+  const pid_t pid = start_large_run(sandbox, 30);
   REQUIRE(wait_for_step(sandbox, 0));
   kill(pid, SIGINT);
   kill(pid, SIGINT);
   CHECK(exit_code_of(pid) == 128 + SIGINT);
 }
 
-namespace {
-
-// Whether process `pid` runs nequip-md (it has exec'ed: the forked test process also catches signals) and has a
-// handler installed for `signal` (the SigCgt mask of /proc/PID/status).
-bool catches(pid_t pid, int signal) {
-  std::error_code error;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", error);
-  if (error || !std::filesystem::equivalent(exe, NQMD_EXECUTABLE, error)) return false;
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("SigCgt:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> (signal - 1)) & 1U;
-  return false;
-}
-
-}  // namespace
-
 TEST_CASE("signals: a stop signal during start-up ends the run at once, before any step", "[app][signals]") {
   CliSandbox sandbox;
   // 256,000 atoms: building them, their velocities, the neighbour list and the first forces takes far longer than
   // the signal takes to arrive once the handler is in place.
-  std::string input = kLongRun;
-  input.replace(input.find("repeat = [4, 4, 4]"), 18, "repeat = [40, 40, 40]");
-  sandbox.write("input.toml", input);
-  const pid_t pid = start_run(sandbox);
+  const pid_t pid = start_large_run(sandbox, 40);
   bool ready = false;
   for (int attempt = 0; attempt < 600 && !ready; ++attempt) {
     ready = catches(pid, SIGTERM);
