@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   run->add_flag("-f,--force", run_request.force, "replace output files left by another run");
   run->add_option("-t,--threads", run_request.threads, "threads of the run (overrides [run] threads)")
       ->check(CLI::Range(1, 4096));
+  // How a [study] starts each of its runs; not for users (group "" hides it from --help).
+  run->add_option("--study-member", run_request.study_member, "run NAME of the input's [study]")->group("");
 
   nqmd::AnalysisRequest analysis_request;
   CLI::App* analyze = app.add_subcommand("analyze", "analyse trajectories as ANALYSIS.toml describes: CSV, figures, summary");

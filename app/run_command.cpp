@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "app/analyze_command.hpp"
+#include "app/temperature_study.hpp"
 #include "engine/error.hpp"
 #include "engine/log.hpp"
 #include "engine/minimization.hpp"
@@ -24,6 +25,7 @@
 #include "io/output_files.hpp"
 #include "io/thermo_columns.hpp"
 #include "io/thermo_output.hpp"
+#include "io/trajectory.hpp"
 #include "io/trajectory_writer.hpp"
 #ifdef NQMD_HAVE_NEQUIP
 #include "potential/nequip/build_info.hpp"
@@ -114,6 +116,13 @@ const SectionSchema& run_section_schema() {
            .at_least(0.0)
            .at_most(10.0)
            .defaults_to(0.5),
+       KeySpec("final_cell", KeyType::string,
+               "in a staged input, the cell the next stage starts in: \"last\" (this stage's final cell) or "
+               "\"mean\" (the mean cell of the second half of this stage's trajectory frames, atoms scaled with it: "
+               "equilibrate at constant pressure, then run NVT at the mean cell, as LAMMPS change_box to averaged "
+               "cell lengths)")
+           .one_of({"last", "mean"})
+           .defaults_to("last"),
        KeySpec("overwrite", KeyType::boolean,
                "replace output files left by another run (otherwise a fresh run refuses to start; see --force)")
            .defaults_to(false)}};
@@ -168,7 +177,8 @@ std::vector<InputSection> run_input_sections() {
           {&watchdog_section_schema(), {}},
           {&output_section_schema(), {}},
           {&run_section_schema(), {}},
-          {&analysis_after_run_schema(), {}}};
+          {&analysis_after_run_schema(), {}},
+          {&study_section_schema(), {}}};
 }
 
 namespace {
@@ -285,6 +295,26 @@ void print_system_summary(const System& system, const NeighborList& neighbors, d
             pairs_factor * neighbors.num_edges() / std::max<std::size_t>(1, system.size()));
 }
 
+// The state moved into the mean cell of the second half of the trajectory's frames (the first half is taken as
+// equilibration): fractional coordinates kept, Cartesian positions scaled; velocities as they are.
+void start_in_mean_cell(System& system, const std::string& trajectory_path, const ConfigSection& run) {
+  const Trajectory trajectory = read_trajectory(trajectory_path);
+  const std::size_t first = trajectory.frames.size() / 2;
+  if (trajectory.frames.size() - first < 2)
+    run.fail("final_cell", fmt::format("\"mean\": {} has {} frames; at least 4 are needed for a mean over the "
+                                       "second half",
+                                       trajectory_path, trajectory.frames.size()));
+  Mat3 mean = Mat3::Zero();
+  for (std::size_t k = first; k < trajectory.frames.size(); ++k) mean += trajectory.frames[k].cell.lattice();
+  mean /= static_cast<double>(trajectory.frames.size() - first);
+  const Cell cell(mean, system.cell.pbc());
+  for (Vec3& x : system.positions) x = cell.to_cartesian(system.cell.to_fractional(x));
+  log::info("final_cell = \"mean\": the next stage starts in the mean cell of frames {} to {} of {} (volume {:.4f} "
+            "A^3; the final cell's is {:.4f})",
+            first, trajectory.frames.size() - 1, trajectory_path, cell.volume(), system.cell.volume());
+  system.cell = cell;
+}
+
 void check_close_pairs(const std::string& input_path, const System& system, double min_distance) {
   // Closer than this, no potential is meant to be evaluated: the structure is wrong (atoms written twice, a
   // cell thinner than an atom).
@@ -391,6 +421,8 @@ MdOutcome run_md(const InputFile& input, const RunRequest& request, const StageC
   const std::string thermo_path = output_path(run, "thermo_file", stage);
   const std::string checkpoint_path = output_path(run, "checkpoint_file", stage);
   const std::string trajectory_path = output_path(output, "trajectory_file", stage);
+  if (run.string("final_cell") == "mean" && trajectory_path.empty())
+    run.fail("final_cell", "\"mean\" averages the stage's trajectory frames: set [output] trajectory_file");
 
   // Nothing is opened for writing before the outputs are known to be distinct, none is an input, and this
   // process holds their lock.
@@ -512,7 +544,10 @@ MdOutcome run_md(const InputFile& input, const RunRequest& request, const StageC
     simulation.write_checkpoint();
     log::info("checkpoint: {} (step {})", checkpoint_path, simulation.step());
   }
-  if (stage.end != nullptr) *stage.end = simulation.system();
+  if (stage.end != nullptr) {
+    *stage.end = simulation.system();
+    if (run.string("final_cell") == "mean") start_in_mean_cell(*stage.end, trajectory_path, run);
+  }
   return outcome;
 }
 
@@ -564,14 +599,41 @@ std::vector<MdOutcome> run_stages(const InputFile& input, const std::vector<Inpu
 
 }  // namespace
 
+std::vector<InputStage> run_stages_of(const InputFile& input) { return input.stages("stage", kStageSections); }
+
+std::vector<std::string> stage_checkpoint_files(const InputFile& input) {
+  const std::vector<InputStage> stages = run_stages_of(input);
+  if (stages.empty()) return {output_path(input.section(run_section_schema()), "checkpoint_file")};
+  std::vector<std::string> files;
+  for (const InputStage& stage : stages)
+    files.push_back(output_path(stage.input.section(run_section_schema()), "checkpoint_file",
+                                {stage.name, stage.keys, std::nullopt, nullptr}));
+  return files;
+}
+
+std::string final_trajectory_file(const InputFile& input) {
+  const std::vector<InputStage> stages = run_stages_of(input);
+  if (stages.empty()) return output_path(input.section(output_section_schema()), "trajectory_file");
+  const InputStage& last = stages.back();
+  return output_path(last.input.section(output_section_schema()), "trajectory_file",
+                     {last.name, last.keys, std::nullopt, nullptr});
+}
+
 void run_simulation(const RunRequest& request) {
-  const InputFile input(request.input_path);
+  const InputFile file(request.input_path);
   std::vector<std::string> known;
   for (const InputSection& section : run_input_sections()) known.push_back(section.common->name);
-  input.without({"stage"}).check_sections(known);
+  file.without({"stage"}).check_sections(known);
+  if (file.has_section("study") && request.study_member.empty()) {
+    run_temperature_study(request, file);
+    return;
+  }
+  if (!request.study_member.empty() && !file.has_section("study"))
+    throw InputError(fmt::format("{}: --study-member {}: the input has no [study]", file.path(), request.study_member));
+  const InputFile input = request.study_member.empty() ? file : study_member_input(file, request.study_member);
   // Each outcome holds the lock on its outputs until every analysis is done.
   std::vector<MdOutcome> outcomes;
-  const std::vector<InputStage> stages = input.stages("stage", kStageSections);
+  const std::vector<InputStage> stages = run_stages_of(input);
   if (stages.empty())
     outcomes.push_back(run_md(input, request, {}));
   else

@@ -467,4 +467,74 @@ InputFile InputFile::without(const std::vector<std::string>& sections) const {
   return InputFile(path_, directory_, copy);
 }
 
+namespace {
+
+// The top-level table `section` and that of each table of the array `array_name`, with a label for messages.
+std::vector<std::pair<std::string, toml::table*>> tables_named(toml::table& root, const std::string& array_name,
+                                                               const std::string& section) {
+  std::vector<std::pair<std::string, toml::table*>> tables;
+  if (toml::table* top = root.get_as<toml::table>(section)) tables.emplace_back("[" + section + "]", top);
+  if (toml::array* array = root.get_as<toml::array>(array_name))
+    for (std::size_t k = 0; k < array->size(); ++k)
+      if (toml::table* entry = array->get_as<toml::table>(k))
+        if (toml::table* table = entry->get_as<toml::table>(section))
+          tables.emplace_back(fmt::format("[[{}]] {} [{}]", array_name, k + 1, section), table);
+  return tables;
+}
+
+}  // namespace
+
+InputFile InputFile::with_number_where_set(const std::string& array_name, const std::string& section,
+                                           const std::string& key, double value,
+                                           std::vector<std::string>& places) const {
+  auto copy = std::make_shared<toml::table>(*as_table(root_.get()));
+  for (auto& [label, table] : tables_named(*copy, array_name, section))
+    if (table->contains(key)) {
+      table->insert_or_assign(key, value);
+      places.push_back(label);
+    }
+  return InputFile(path_, directory_, copy);
+}
+
+InputFile InputFile::with_outputs_in(const std::string& array_name, const std::vector<OutputKey>& keys,
+                                     const std::string& directory) const {
+  auto copy = std::make_shared<toml::table>(*as_table(root_.get()));
+  for (const OutputKey& output : keys) {
+    if (!output.default_name.empty() && !copy->get_as<toml::table>(output.section))
+      copy->insert(output.section, toml::table{});
+    for (auto& [label, table] : tables_named(*copy, array_name, output.section)) {
+      const toml::node* node = table->get(output.key);
+      const bool top_level = label == "[" + output.section + "]";
+      if (node == nullptr && !(top_level && !output.default_name.empty())) continue;
+      const std::string name = node != nullptr ? node->value<std::string>().value_or("") : output.default_name;
+      if (name.empty()) continue;
+      if (std::filesystem::path(name).is_absolute())
+        throw InputError(fmt::format("{}:{}: {} {}: \"{}\" is an absolute path, but in a study each run writes into "
+                                     "its own directory: give a name relative to it",
+                                     path_, node->source().begin.line, label, output.key, name));
+      table->insert_or_assign(output.key, (std::filesystem::path(directory) / name).lexically_normal().string());
+    }
+  }
+  return InputFile(path_, directory_, copy);
+}
+
+InputFile InputFile::with_string(const std::string& section, const std::string& key, const std::string& value) const {
+  auto copy = std::make_shared<toml::table>(*as_table(root_.get()));
+  if (!copy->get_as<toml::table>(section)) copy->insert(section, toml::table{});
+  copy->get_as<toml::table>(section)->insert_or_assign(key, value);
+  return InputFile(path_, directory_, copy);
+}
+
+std::string toml_quoted(const std::string& text) {
+  std::ostringstream quoted;
+  quoted << toml::value<std::string>(text);
+  return quoted.str();
+}
+
+std::string InputFile::toml_text() const {
+  std::ostringstream text;
+  text << *as_table(root_.get()) << "\n";
+  return text.str();
+}
+
 }  // namespace nqmd

@@ -169,6 +169,24 @@ class InputFile {
   // The same input without the sections named (e.g. a top-level section that applies to one stage only).
   InputFile without(const std::vector<std::string>& sections) const;
 
+  // Edits for the inputs a study derives from this one. Each applies to the top-level table `section` and to the
+  // table of that name in every table of the array `array_name` (e.g. [[stage]]).
+  // `key` = value wherever such a table sets `key` itself; `places` receives where ("[integrator]", "[[stage]] 2
+  // [integrator]").
+  InputFile with_number_where_set(const std::string& array_name, const std::string& section, const std::string& key,
+                                  double value, std::vector<std::string>& places) const;
+  // Output file keys moved into `directory`: a relative name (given, or `default_name` at the top level when the
+  // key is absent) becomes directory/name; "" stays "" (no file). InputError naming the line for an absolute path.
+  struct OutputKey {
+    std::string section, key, default_name;
+  };
+  InputFile with_outputs_in(const std::string& array_name, const std::vector<OutputKey>& keys,
+                            const std::string& directory) const;
+  // `key` of the top-level table `section` (created if absent) set to a string.
+  InputFile with_string(const std::string& section, const std::string& key, const std::string& value) const;
+  // The input as TOML text (comments are not kept).
+  std::string toml_text() const;
+
  private:
   InputFile(std::string path, std::string directory, std::shared_ptr<const void> root)
       : path_(std::move(path)), directory_(std::move(directory)), root_(std::move(root)) {}
@@ -184,6 +202,9 @@ struct InputStage {
   std::vector<std::string> keys;        // "section.key" for every key in those sections
   InputFile input;
 };
+
+// `text` as a TOML basic string, quoted and escaped (for files generated from inputs).
+std::string toml_quoted(const std::string& text);
 
 // Closest candidate by edit distance, for "did you mean" (empty if nothing is close).
 std::string closest_match(const std::string& word, const std::vector<std::string>& candidates);
