@@ -53,13 +53,21 @@ const SectionSchema& data_schema() {
                     "Labelled extxyz frames (as ASE writes them) and their split. Frames of `files` are split as "
                     "nequip splits them (torch.randperm with `seed`, nequip's dataset_seed): the first n_train "
                     "train, the next n_val validate (as in nequip), the last n_test test (the same test frames "
-                    "for any n_train). Stress follows ASE's sign "
+                    "for any n_train); or by groups of frames with split_key. Stress follows ASE's sign "
                     "(virial = -stress * V).",
                     {}};
     s.keys.push_back(KeySpec("files", KeyType::string_array, "extxyz files to split (relative to this file)").require());
     s.keys.push_back(KeySpec("validation_files", KeyType::string_array,
                              "extxyz files used only for validation (then n_val and val_fraction are unused)"));
     s.keys.push_back(KeySpec("test_files", KeyType::string_array, "extxyz files used only for the final test"));
+    s.keys.push_back(KeySpec("split_key", KeyType::string,
+                             "info key whose value groups the frames (e.g. source), to split by group: frames of "
+                             "validation_groups validate, of test_groups test (in file order), the others train "
+                             "(n_train or train_fraction of them in nequip's permutation, default all); not with "
+                             "n_val, n_test, their fractions, validation_files or test_files"));
+    s.keys.push_back(KeySpec("validation_groups", KeyType::string_array, "values of split_key whose frames validate"));
+    s.keys.push_back(KeySpec("test_groups", KeyType::string_array,
+                             "values of split_key whose frames are held out for the final test"));
     s.keys.push_back(KeySpec("species", KeyType::string_array,
                              "chemical symbols in model type order; default every species of the data by atomic "
                              "number"));
@@ -302,6 +310,17 @@ void run_training(const TrainRequest& request) {
     if (!data.has("n_test")) s.n_test = -1;
   }
   s.split_seed = static_cast<std::uint64_t>(data.integer("seed"));
+  if (data.has("split_key")) {
+    s.split_key = data.string("split_key");
+    if (s.split_key.empty()) data.fail("split_key", "is empty (expected an info key of the frames, e.g. source)");
+    for (const char* key : {"n_val", "n_test", "val_fraction", "test_fraction", "validation_files", "test_files"})
+      if (data.has(key)) data.fail(key, "not with split_key (validation_groups and test_groups give those frames)");
+  } else {
+    for (const char* key : {"validation_groups", "test_groups"})
+      if (data.has(key)) data.fail(key, "needs split_key (the info key whose values these are)");
+  }
+  if (data.has("validation_groups")) s.validation_groups = data.string_array("validation_groups");
+  if (data.has("test_groups")) s.test_groups = data.string_array("test_groups");
   s.keys.energy = data.string("energy_key");
   s.keys.forces = data.string("forces_key");
   s.keys.stress = data.string("stress_key");

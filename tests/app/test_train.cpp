@@ -231,3 +231,112 @@ checkpoint_file = ""
   INFO("temperatures (K):" << listed);
   for (double t : temperature) CHECK((t > 150.0 && t < 600.0));
 }
+
+namespace {
+
+const char* kLgpsValidationSource = "data.init/LiGePS-iter.000008-data.008";  // 24 frames
+const char* kLgpsTestSource = "data.init/LiGePS-iter.000008-data.016";        // 34 frames
+
+// A tiny training on the LGPS DP-GEN frames split by their `source`, with extra [data] lines.
+std::string lgps_split_input(const std::string& extra_data_lines) {
+  return fmt::format(R"([data]
+files = ["{}"]
+split_key = "source"
+validation_groups = ["{}"]
+test_groups = ["{}"]
+{}
+[model]
+r_max = 4.0
+num_layers = 1
+l_max = 1
+num_features = 8
+num_basis = 8
+invariant_layers = 1
+invariant_neurons = 16
+
+[training]
+max_epochs = 10
+batch_size = 2
+validation_batch_size = 12
+threads = 1
+)",
+                     nqmd::test::shared_path("data/lgps-pbe/lgps50_dpgen.extxyz"), kLgpsValidationSource,
+                     kLgpsTestSource, extra_data_lines);
+}
+
+}  // namespace
+
+TEST_CASE("train: split_key conflicts and unknown groups are one-line errors naming the key", "[app][train][split]") {
+  CliSandbox sandbox;
+  auto error_of = [&](const std::string& input) {
+    sandbox.write("split.toml", input);
+    const auto result = sandbox.run("train split.toml");
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 1);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+    return result.err;
+  };
+  std::string err = error_of(lgps_split_input("n_val = 10\n"));
+  CHECK(err.find("split.toml:6: [data] n_val: not with split_key") != std::string::npos);
+  err = error_of(lgps_split_input("test_fraction = 0.1\n"));
+  CHECK(err.find("[data] test_fraction: not with split_key") != std::string::npos);
+  err = error_of(lgps_split_input(
+      fmt::format("validation_files = [\"{}\"]\n", nqmd::test::shared_path("data/lgps-pbe/lgps50_dpgen.extxyz"))));
+  CHECK(err.find("[data] validation_files: not with split_key") != std::string::npos);
+  std::string input = lgps_split_input("");
+  input.erase(input.find("split_key"), input.find('\n', input.find("split_key")) - input.find("split_key") + 1);
+  err = error_of(input);
+  CHECK(err.find("split.toml:3: [data] validation_groups: needs split_key") != std::string::npos);
+  input = lgps_split_input("");
+  input.replace(input.find("\"source\""), 8, "\"\"");
+  err = error_of(input);
+  CHECK(err.find("[data] split_key: is empty") != std::string::npos);
+  input = lgps_split_input("");
+  input.replace(input.find(kLgpsTestSource), std::string(kLgpsTestSource).size(), "data.init/nowhere");
+  err = error_of(input);
+  CHECK(err.find("[data] test_groups: no frame has source = 'data.init/nowhere' (values: "
+                 "'data.init/LiGePS-iter.000000-data.000', ") != std::string::npos);
+  CHECK(err.find("... (11 values)") != std::string::npos);
+}
+
+TEST_CASE("train: a tiny LGPS model split by source predicts the forces of a held-out source", "[app][train][split]") {
+  // 20 training frames from nequip's permutation of the 9 training sources, one source validates and another tests.
+  CliSandbox sandbox;
+  sandbox.write("train.toml", lgps_split_input("n_train = 20\n"));
+  auto result = sandbox.run("train train.toml");
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out.find("frames: 20 training, 24 validation, 34 test") != std::string::npos);
+  CHECK(result.out.find(fmt::format("split by source: validation {} (24)", kLgpsValidationSource)) !=
+        std::string::npos);
+  CHECK(result.out.find(fmt::format("split by source: test {} (34)", kLgpsTestSource)) != std::string::npos);
+  CHECK(result.out.find("split by source: training 20 of the 2312 frames of the 9 other groups") !=
+        std::string::npos);
+  const std::string table = sandbox.read("training/test_errors.txt");
+  std::istringstream lines(table);
+  double force_mae = -1.0;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string name;
+    double mae = 0;
+    if (fields >> name >> mae && name == "forces") force_mae = mae;
+  }
+  // The error of predicting zero forces on the test source: its mean |F component|.
+  nqmd::ExtxyzReader reader(nqmd::test::shared_path("data/lgps-pbe/lgps50_dpgen.extxyz"));
+  double absolute = 0.0, components = 0.0;
+  while (const auto frame = reader.next()) {
+    const std::string* source = frame->find_info("source");
+    if (source == nullptr || *source != kLgpsTestSource) continue;
+    for (const auto& f : *frame->forces)
+      for (int k = 0; k < 3; ++k, components += 1) absolute += std::abs(f[k]);
+  }
+  REQUIRE(components == 34 * 50 * 3);
+  const double zero_model_mae = absolute / components * 1e3;
+  WARN("tiny LGPS model split by source: test force MAE " << force_mae << " meV/A; zero-force model "
+                                                          << zero_model_mae << " meV/A\n"
+                                                          << table);
+  // Measured (seeded, one thread, the same to the last digit run after run): 327.7 against 616.3 meV/A (0.53x),
+  // in about 6 s.
+  CHECK(force_mae > 0);
+  CHECK(force_mae < 0.8 * zero_model_mae);
+}

@@ -11,11 +11,14 @@ namespace nqmd::nequip::training {
 
 struct DataSplit {
   std::vector<TrainingFrame> train, validation, test;
+  std::vector<std::string> notes;  // for the log: which groups went where (split_key)
 };
 
 // The frames of settings.files split after nequip's permutation, with those of the explicit validation and test
-// files; graphs with cutoff `r_max`. Empty `type_names` are set to every species of the data by atomic number.
-// InputError if the split asks for more frames than there are, or leaves the training or validation set empty.
+// files, or split by the groups of settings.split_key; graphs with cutoff `r_max`. Empty `type_names` are set to
+// every species of the data by atomic number. InputError if the split asks for more frames than there are, or
+// leaves the training or validation set empty; with split_key also for a frame without the key, a group no frame
+// has, or a group in both validation_groups and test_groups.
 DataSplit load_and_split(const TrainingSettings& settings, double r_max, std::vector<std::string>& type_names);
 
 // InputError naming the frame if a frame lacks a label with a nonzero loss weight, or (for the training set) if

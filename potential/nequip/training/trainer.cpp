@@ -294,6 +294,7 @@ TrainingReport train_nequip(const TrainingSettings& s, const std::function<void(
   notes.push_back("types: " + type_list);
   notes.push_back(fmt::format("frames: {} training, {} validation, {} test", split.train.size(),
                               split.validation.size(), split.test.size()));
+  notes.insert(notes.end(), split.notes.begin(), split.notes.end());
   NequipModel model = training::model_to_train(s, std::move(initial), split, type_names, notes);
   for (const auto& n : notes) log(n);
   if (s.stress_weight > 0 && !model.network().stress_output() && (s.resume || !s.initial_model.empty()))

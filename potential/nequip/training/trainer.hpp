@@ -33,6 +33,12 @@ struct TrainingSettings {
   std::int64_t n_train = -1, n_val = -1, n_test = 0;
   double train_fraction = -1.0, val_fraction = -1.0, test_fraction = 0.0;
   std::uint64_t split_seed = 456;
+  // Split by groups instead (split_key not empty, then no n_val, n_test, their fractions, validation_files or
+  // test_files): frames whose info value of split_key is in validation_groups / test_groups validate / test, in
+  // file order; the others are the training pool, taken in nequip's permutation of the pool (its first n_train,
+  // or train_fraction of it, or all).
+  std::string split_key;
+  std::vector<std::string> validation_groups, test_groups;
 
   // --- model
   std::string model_config;   // nequip config keys as YAML (architecture only)
