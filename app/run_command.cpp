@@ -87,7 +87,8 @@ const SectionSchema& neighbor_section_schema() {
 const SectionSchema& run_section_schema() {
   static const SectionSchema schema{
       "run",
-      "Length of the run and what it writes. Output paths are relative to this input file.",
+      "Length of the run and what it writes. Output paths are relative to this input file (in a [study], to the "
+      "run's directory).",
       {KeySpec("steps", KeyType::integer, "number of time steps (at most 1e12: years of CPU time)")
            .at_least(0)
            .at_most(1e12)
@@ -196,7 +197,7 @@ struct StageContext {
 // in front ("npt_thermo.csv"), so that the stages of one input never write the same file.
 std::string output_path(const ConfigSection& section, const std::string& key, const StageContext& stage = {}) {
   if (section.string(key).empty()) return "";
-  const std::string path = section.path(key);
+  const std::string path = section.output_path(key);
   const std::string own = section.name() + "." + key;
   if (stage.name.empty() || std::find(stage.own_keys.begin(), stage.own_keys.end(), own) != stage.own_keys.end())
     return path;

@@ -48,7 +48,7 @@ const SectionSchema& study_section_schema() {
                          .defaults_to("study"));
     s.keys.push_back(KeySpec("concurrent", KeyType::integer,
                              "runs at once; 0: the cores this process may use divided by the threads per run "
-                             "([run] threads or -t; without them, the cores are shared out)")
+                             "(-t or [run] threads; without them, the cores are shared out)")
                          .at_least(0)
                          .at_most(4096)
                          .defaults_to(std::int64_t{0}));
@@ -248,6 +248,23 @@ std::optional<std::string> latest_checkpoint(const InputFile& member) {
   return std::nullopt;
 }
 
+// Every run writes into its own directory: an absolute output path would be shared by all of them.
+void check_outputs_are_relative(const InputFile& member) {
+  std::vector<InputFile> inputs;
+  for (const InputStage& stage : run_stages_of(member)) inputs.push_back(stage.input);
+  if (inputs.empty()) inputs.push_back(member);
+  for (const InputFile& input : inputs)
+    for (const auto& [schema, key] : {std::pair{&run_section_schema(), "thermo_file"},
+                                      std::pair{&run_section_schema(), "checkpoint_file"},
+                                      std::pair{&output_section_schema(), "trajectory_file"}}) {
+      const ConfigSection section = input.section(*schema);
+      if (fs::path(section.string(key)).is_absolute())
+        section.fail(key, fmt::format("\"{}\" is an absolute path, but in a study each run writes into its own "
+                                      "directory: give a name relative to it",
+                                      section.string(key)));
+    }
+}
+
 }  // namespace
 
 InputFile study_member_input(const InputFile& input, const std::string& member) {
@@ -273,11 +290,8 @@ InputFile study_member_input(const InputFile& input, const std::string& member) 
     study.fail("temperatures", "the input sets no temperature for the study to vary ([velocities] or [integrator] "
                                "temperature, at the top level or in a stage)");
   const fs::path directory = study_directory(study) / member;
-  out = out.with_outputs_in("stage",
-                            {{"run", "thermo_file", "thermo.csv"},
-                             {"run", "checkpoint_file", "checkpoint.h5"},
-                             {"output", "trajectory_file", ""}},
-                            directory.string());
+  out = out.with_output_directory(directory.string());
+  check_outputs_are_relative(out);
   if (input.has_section("analysis")) out = out.with_string("analysis", "file", (directory / "analysis.toml").string());
   return out;
 }
@@ -329,7 +343,11 @@ void run_temperature_study(const RunRequest& request, const InputFile& input) {
 
   const int cores = usable_cores();
   int threads = request.threads;
-  if (threads <= 0) threads = static_cast<int>(input.section(run_section_schema()).integer("threads"));
+  if (threads <= 0) {
+    const std::vector<InputStage> stages = run_stages_of(member_inputs.front());
+    const InputFile& first = stages.empty() ? member_inputs.front() : stages.front().input;
+    threads = static_cast<int>(first.section(run_section_schema()).integer("threads"));
+  }
   int concurrent = static_cast<int>(study.integer("concurrent"));
   if (concurrent <= 0)
     concurrent = threads > 0 ? std::max(1, cores / threads)

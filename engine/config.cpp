@@ -172,7 +172,11 @@ std::string default_text(const KeySpec& spec) {
 
 ConfigSection::ConfigSection(const void* toml_table, std::string file, const SectionSchema& schema,
                              std::string base_directory)
-    : table_(toml_table), file_(std::move(file)), schema_(schema), base_directory_(std::move(base_directory)) {
+    : table_(toml_table),
+      file_(std::move(file)),
+      schema_(schema),
+      base_directory_(std::move(base_directory)),
+      output_directory_(base_directory_) {
   validate();
 }
 
@@ -342,6 +346,10 @@ std::string resolved_path(const std::string& text, const std::string& base_direc
 
 std::string ConfigSection::path(const std::string& key) const { return resolved_path(string(key), base_directory_); }
 
+std::string ConfigSection::output_path(const std::string& key) const {
+  return resolved_path(string(key), output_directory_);
+}
+
 std::vector<std::string> ConfigSection::paths(const std::string& key) const {
   std::vector<std::string> out;
   for (const std::string& text : string_array(key)) out.push_back(resolved_path(text, base_directory_));
@@ -355,6 +363,7 @@ InputFile::InputFile(const std::string& path) : path_(path) {
   std::ifstream stream(path);
   if (!stream) throw InputError(fmt::format("cannot open input file '{}'", path));
   directory_ = std::filesystem::path(path).parent_path().string();
+  output_directory_ = directory_;
   try {
     auto table = std::make_shared<toml::table>(toml::parse(stream, path));
     root_ = table;
@@ -382,6 +391,7 @@ ConfigSection InputFile::section(const SectionSchema& schema) const {
   const toml::table* table = as_table(root_.get())->get_as<toml::table>(schema.name);
   ConfigSection section(table, path_, schema, directory_);
   section.document_ = root_;
+  section.output_directory_ = output_directory_;
   return section;
 }
 
@@ -419,7 +429,7 @@ std::vector<InputStage> InputFile::stages(const std::string& array_name,
     const toml::table& table = *array->get(k)->as_table();
     const std::size_t line = table.source().begin.line;
     toml::table merged = base;
-    InputStage stage{fmt::format("{}{}", array_name, k + 1), line, {}, {}, InputFile(path_, directory_, nullptr)};
+    InputStage stage{fmt::format("{}{}", array_name, k + 1), line, {}, {}, InputFile(path_, directory_, output_directory_, nullptr)};
     for (auto&& [key, value] : table) {
       const std::string name(key.str());
       const std::size_t key_line = key.source().begin.line;
@@ -455,7 +465,7 @@ std::vector<InputStage> InputFile::stages(const std::string& array_name,
       if (earlier.name == stage.name)
         throw InputError(fmt::format("{}:{}: [[{}]] name \"{}\" is also the name of the stage at line {}", path_, line,
                                      array_name, stage.name, earlier.line));
-    stage.input = InputFile(path_, directory_, std::make_shared<toml::table>(std::move(merged)));
+    stage.input = InputFile(path_, directory_, output_directory_, std::make_shared<toml::table>(std::move(merged)));
     stages.push_back(std::move(stage));
   }
   return stages;
@@ -464,7 +474,7 @@ std::vector<InputStage> InputFile::stages(const std::string& array_name,
 InputFile InputFile::without(const std::vector<std::string>& sections) const {
   auto copy = std::make_shared<toml::table>(*as_table(root_.get()));
   for (const std::string& name : sections) copy->erase(name);
-  return InputFile(path_, directory_, copy);
+  return InputFile(path_, directory_, output_directory_, copy);
 }
 
 namespace {
@@ -493,36 +503,18 @@ InputFile InputFile::with_number_where_set(const std::string& array_name, const 
       table->insert_or_assign(key, value);
       places.push_back(label);
     }
-  return InputFile(path_, directory_, copy);
+  return InputFile(path_, directory_, output_directory_, copy);
 }
 
-InputFile InputFile::with_outputs_in(const std::string& array_name, const std::vector<OutputKey>& keys,
-                                     const std::string& directory) const {
-  auto copy = std::make_shared<toml::table>(*as_table(root_.get()));
-  for (const OutputKey& output : keys) {
-    if (!output.default_name.empty() && !copy->get_as<toml::table>(output.section))
-      copy->insert(output.section, toml::table{});
-    for (auto& [label, table] : tables_named(*copy, array_name, output.section)) {
-      const toml::node* node = table->get(output.key);
-      const bool top_level = label == "[" + output.section + "]";
-      if (node == nullptr && !(top_level && !output.default_name.empty())) continue;
-      const std::string name = node != nullptr ? node->value<std::string>().value_or("") : output.default_name;
-      if (name.empty()) continue;
-      if (std::filesystem::path(name).is_absolute())
-        throw InputError(fmt::format("{}:{}: {} {}: \"{}\" is an absolute path, but in a study each run writes into "
-                                     "its own directory: give a name relative to it",
-                                     path_, node->source().begin.line, label, output.key, name));
-      table->insert_or_assign(output.key, (std::filesystem::path(directory) / name).lexically_normal().string());
-    }
-  }
-  return InputFile(path_, directory_, copy);
+InputFile InputFile::with_output_directory(const std::string& directory) const {
+  return InputFile(path_, directory_, directory, root_);
 }
 
 InputFile InputFile::with_string(const std::string& section, const std::string& key, const std::string& value) const {
   auto copy = std::make_shared<toml::table>(*as_table(root_.get()));
   if (!copy->get_as<toml::table>(section)) copy->insert(section, toml::table{});
   copy->get_as<toml::table>(section)->insert_or_assign(key, value);
-  return InputFile(path_, directory_, copy);
+  return InputFile(path_, directory_, output_directory_, copy);
 }
 
 std::string toml_quoted(const std::string& text) {

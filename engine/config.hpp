@@ -125,6 +125,8 @@ class ConfigSection {
   std::string path(const std::string& key) const;
   // An array of file paths, each resolved as path() resolves one.
   std::vector<std::string> paths(const std::string& key) const;
+  // An output file path value, resolved relative to the input's output directory (InputFile::output_directory).
+  std::string output_path(const std::string& key) const;
 
   // "FILE:LINE: [section] key" for messages about a key's value (the section's line if the key is absent).
   std::string where(const std::string& key) const;
@@ -138,6 +140,7 @@ class ConfigSection {
   std::string file_;
   SectionSchema schema_;
   std::string base_directory_;
+  std::string output_directory_;
   const KeySpec& spec(const std::string& key) const;
   void validate() const;
 };
@@ -169,29 +172,29 @@ class InputFile {
   // The same input without the sections named (e.g. a top-level section that applies to one stage only).
   InputFile without(const std::vector<std::string>& sections) const;
 
-  // Edits for the inputs a study derives from this one. Each applies to the top-level table `section` and to the
-  // table of that name in every table of the array `array_name` (e.g. [[stage]]).
-  // `key` = value wherever such a table sets `key` itself; `places` receives where ("[integrator]", "[[stage]] 2
-  // [integrator]").
+  // Edits for the inputs a study derives from this one. `key` = value in the top-level table `section` and in
+  // that of every table of the array `array_name` (e.g. [[stage]]), wherever such a table sets `key` itself;
+  // `places` receives where ("[integrator]", "[[stage]] 2 [integrator]").
   InputFile with_number_where_set(const std::string& array_name, const std::string& section, const std::string& key,
                                   double value, std::vector<std::string>& places) const;
-  // Output file keys moved into `directory`: a relative name (given, or `default_name` at the top level when the
-  // key is absent) becomes directory/name; "" stays "" (no file). InputError naming the line for an absolute path.
-  struct OutputKey {
-    std::string section, key, default_name;
-  };
-  InputFile with_outputs_in(const std::string& array_name, const std::vector<OutputKey>& keys,
-                            const std::string& directory) const;
+  // The directory relative output names resolve in (ConfigSection::output_path): the input file's own, or
+  // another (a study's run directory).
+  const std::string& output_directory() const { return output_directory_; }
+  InputFile with_output_directory(const std::string& directory) const;
   // `key` of the top-level table `section` (created if absent) set to a string.
   InputFile with_string(const std::string& section, const std::string& key, const std::string& value) const;
   // The input as TOML text (comments are not kept).
   std::string toml_text() const;
 
  private:
-  InputFile(std::string path, std::string directory, std::shared_ptr<const void> root)
-      : path_(std::move(path)), directory_(std::move(directory)), root_(std::move(root)) {}
+  InputFile(std::string path, std::string directory, std::string output_directory, std::shared_ptr<const void> root)
+      : path_(std::move(path)),
+        directory_(std::move(directory)),
+        output_directory_(std::move(output_directory)),
+        root_(std::move(root)) {}
   std::string path_;
   std::string directory_;
+  std::string output_directory_;
   std::shared_ptr<const void> root_;  // the parsed toml::table
 };
 

@@ -7,6 +7,7 @@
 
 #include "cli_runner.hpp"
 #include "io/checkpoint.hpp"
+#include "io/trajectory.hpp"
 #include "test_paths.hpp"
 
 namespace {
@@ -181,4 +182,44 @@ TEST_CASE("stages: the inputs/stages example runs its four steps and conserves e
   for (const double energy : total) CHECK(energy == Approx(total.front()).margin(1e-3));
   CHECK(nqmd::read_checkpoint(sandbox.path("nve_checkpoint.h5")).step == 4000);
   CHECK(sandbox.exists("nve.h5md"));
+}
+
+TEST_CASE("stages: final_cell = \"mean\" starts the next stage in the mean cell of the stage's second half",
+          "[app][stages]") {
+  CliSandbox sandbox;
+  std::string input = staged_input(0, 2);
+  // The NPT stage writes a frame every 2 steps (16 frames) and hands on its mean cell.
+  input.replace(input.find("[stage.run]\nsteps = 30\n"), 22,
+                "[stage.output]\ntrajectory_file = \"npt.h5md\"\ntrajectory_every = 2\n[stage.run]\nsteps = 30\n"
+                "final_cell = \"mean\"\n");
+  sandbox.write("input.toml", input);
+  const CommandResult result = sandbox.run("run input.toml");
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  const nqmd::Trajectory npt = nqmd::read_trajectory(sandbox.path("npt.h5md"));
+  REQUIRE(npt.frames.size() == 16);
+  nqmd::Mat3 mean = nqmd::Mat3::Zero();
+  for (std::size_t k = 8; k < 16; ++k) mean += npt.frames[k].cell.lattice();
+  mean /= 8.0;
+  const nqmd::Checkpoint end_of_npt = nqmd::read_checkpoint(sandbox.path("npt_checkpoint.h5"));
+  // The NVT stage's first row is in the mean cell, not the last one.
+  const std::vector<double> volumes = nqmd::test::csv_column(sandbox.read("nvt_thermo.csv"), 8);
+  CHECK(volumes.front() == Approx(mean.determinant()).epsilon(1e-12));
+  CHECK(std::abs(volumes.front() - end_of_npt.system.cell.volume()) > 1e-6);
+  const nqmd::Checkpoint end_of_nvt = nqmd::read_checkpoint(sandbox.path("nvt_checkpoint.h5"));
+  CHECK(end_of_nvt.system.cell.lattice().isApprox(mean, 1e-12));
+  CHECK(result.out.find("final_cell = \"mean\": the next stage starts in the mean cell of frames 8 to 15") !=
+        std::string::npos);
+
+  SECTION("without a trajectory it is an error before the run") {
+    CliSandbox bare;
+    std::string no_trajectory = staged_input(0, 2);
+    no_trajectory.replace(no_trajectory.find("[stage.run]\nsteps = 30\n"), 22,
+                          "[stage.run]\nsteps = 30\nfinal_cell = \"mean\"\n");
+    bare.write("input.toml", no_trajectory);
+    const CommandResult refused = bare.run("run input.toml");
+    CHECK(refused.exit_code == 1);
+    CHECK(refused.err.find("[run] final_cell: \"mean\" averages the stage's trajectory frames") != std::string::npos);
+    CHECK_FALSE(bare.exists("npt_thermo.csv"));
+  }
 }
