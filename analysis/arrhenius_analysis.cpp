@@ -69,7 +69,7 @@ class ArrheniusAnalysis final : public Analysis {
       for (const std::string& warning : result.warnings)
         report.warn(name(), fmt::format("{} K ({}): {}", temperatures_[k], runs_[k], warning));
       const double d = result.d_a2_per_ps.value, error = result.d_a2_per_ps.error;
-      points.push_back({temperatures_[k], d, error});
+      points.push_back(arrhenius_point(temperatures_[k], result));
       report.summary(fmt::format("[arrhenius] {} K ({}): D* = {} A^2/ps = {} cm^2/s", temperatures_[k],
                                  std::filesystem::path(runs_[k]).filename().string(), format_estimate(d, error),
                                  format_estimate(result.d_cm2_per_s.value, result.d_cm2_per_s.error)));
@@ -91,10 +91,10 @@ class ArrheniusAnalysis final : public Analysis {
     for (const std::string& warning : fit.warnings) report.warn(name(), warning);
     report.summary(fmt::format(
         "[arrhenius] {}: Ea = {} eV, D0 = {:.4g} A^2/ps = {:.4g} cm^2/s (ln D0 = {}), chi^2 = {:.3g} for {} degrees "
-        "of freedom",
+        "of freedom (p = {:.2g})",
         species_, format_estimate(fit.activation_energy_ev.value, fit.activation_energy_ev.error), fit.prefactor,
         fit.prefactor * 1e-4, format_estimate(fit.ln_prefactor.value, fit.ln_prefactor.error), fit.chi_squared,
-        fit.degrees_of_freedom));
+        fit.degrees_of_freedom, fit.chi_squared_p_value));
     std::optional<Estimate> extrapolated;
     if (extrapolate_to_) {
       extrapolated = fit.extrapolate(*extrapolate_to_);

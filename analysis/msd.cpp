@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <random>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -268,7 +270,11 @@ DiffusionResult MeanSquaredDisplacement::make_result(const std::string& species,
   // D = slope / (2 d) (A^2/fs) -> A^2/ps; d = 3 unless the displacements are projected.
   const double slope_to_d = units::fs_per_ps / (2.0 * dimensions_);
   for (double slope : slopes) result.samples_a2_per_ps.push_back(slope * slope_to_d);
-  result.d_a2_per_ps = mean_with_standard_error(result.samples_a2_per_ps);
+  const Estimate mean = mean_with_standard_error(result.samples_a2_per_ps);
+  result.standard_error_a2_per_ps = mean.error;
+  result.error_degrees_of_freedom = static_cast<double>(slopes.size() - 1);
+  result.d_a2_per_ps.value = mean.value;
+  result.d_a2_per_ps.error = mean.error * student_t_interval_factor(result.error_degrees_of_freedom);
   result.d_cm2_per_s.value = result.d_a2_per_ps.value * kA2PerPsToCm2PerS;
   result.d_cm2_per_s.error = result.d_a2_per_ps.error * kA2PerPsToCm2PerS;
   result.intercept_a2 = mean_with_standard_error(intercepts).value;
@@ -353,17 +359,86 @@ HavenRatioResult MeanSquaredDisplacement::haven_ratio(const std::string& species
   result.collective = collective_diffusion(species, block_options);
   const double tracer_d = result.tracer.d_a2_per_ps.value;
   const double collective_d = result.collective.d_a2_per_ps.value;
-  const double relative_tracer = result.tracer.d_a2_per_ps.error / tracer_d;
-  const double relative_collective = result.collective.d_a2_per_ps.error / collective_d;
+  const double relative_tracer = result.tracer.standard_error_a2_per_ps / tracer_d;
+  const double relative_collective = result.collective.standard_error_a2_per_ps / collective_d;
   // First-order propagation for a ratio of two correlated means (same blocks):
-  // (sigma_H / H)^2 = (sigma_t / D_t)^2 + (sigma_c / D_c)^2 - 2 cov(D_t, D_c) / (D_t D_c).
+  // (sigma_H / H)^2 = (sigma_t / D_t)^2 + (sigma_c / D_c)^2 - 2 cov(D_t, D_c) / (D_t D_c); like D, the error bar
+  // is that standard error times the Student t factor for the blocks' B - 1 degrees of freedom.
   const double covariance = covariance_of_means(result.tracer.samples_a2_per_ps, result.collective.samples_a2_per_ps) /
                             (tracer_d * collective_d);
+  const double relative_variance =
+      relative_tracer * relative_tracer + relative_collective * relative_collective - 2.0 * covariance;
   result.haven_ratio.value = tracer_d / collective_d;
-  result.haven_ratio.error = std::abs(result.haven_ratio.value) *
-                             std::sqrt(std::max(0.0, relative_tracer * relative_tracer +
-                                                         relative_collective * relative_collective - 2.0 * covariance));
+  result.haven_ratio.error = std::abs(result.haven_ratio.value) * std::sqrt(std::max(0.0, relative_variance)) *
+                             student_t_interval_factor(result.collective.error_degrees_of_freedom);
   return result;
+}
+
+namespace {
+
+constexpr std::size_t kBootstrapReplicas = 4000;
+constexpr std::uint64_t kBootstrapSeed = 20240917;
+constexpr double kChiSquaredWarningP = 0.01;
+
+struct CombinationUncertainty {
+  double variance = 0.0;  // corrected for estimated errors
+  double error = 0.0;     // the error bar: 68.3% interval
+};
+
+// The uncertainty of the combination a ln D0 + b (-Ea) of the fitted parameters; see ArrheniusFit in msd.hpp.
+CombinationUncertainty combination_uncertainty(const std::vector<ArrheniusFit::PointInfluence>& influences,
+                                               double on_ln_prefactor, double on_slope) {
+  double plain = 0.0;
+  double corrected = 0.0;
+  double satterthwaite_denominator = 0.0;
+  for (const ArrheniusFit::PointInfluence& point : influences) {
+    const double projection = on_ln_prefactor * point.on_ln_prefactor + on_slope * point.on_slope;
+    const double share = projection * projection;
+    const double inverse_dof = 1.0 / point.error_degrees_of_freedom;  // 0 for an exact error
+    plain += share;
+    corrected += share * (1.0 + 4.0 * (1.0 - point.leverage) * inverse_dof);
+    satterthwaite_denominator += share * share * inverse_dof;
+  }
+  const double dof = satterthwaite_denominator > 0.0 ? plain * plain / satterthwaite_denominator
+                                                     : std::numeric_limits<double>::infinity();
+  CombinationUncertainty uncertainty;
+  uncertainty.variance = corrected;
+  uncertainty.error = std::sqrt(corrected) * student_t_interval_factor(dof);
+  return uncertainty;
+}
+
+// P(chi^2 >= observed) for points that scatter about a line by the errors sigma_i, each error estimated as
+// sigma_i sqrt(chi^2_nu / nu) (exact for nu infinite): a parametric bootstrap, the estimated errors standing in
+// for the true ones. chi^2 does not depend on the line, so the points scatter about y = 0.
+double bootstrap_chi_squared_p_value(const std::vector<double>& x, const std::vector<double>& sigma,
+                                     const std::vector<double>& degrees_of_freedom, double observed) {
+  std::mt19937_64 generator(kBootstrapSeed);
+  std::normal_distribution<double> gaussian(0.0, 1.0);
+  std::vector<std::gamma_distribution<double>> variance_ratios;  // chi^2_nu / nu = Gamma(nu / 2, scale 2 / nu)
+  for (double nu : degrees_of_freedom)
+    variance_ratios.emplace_back(std::isinf(nu) ? 1.0 : 0.5 * nu, std::isinf(nu) ? 1.0 : 2.0 / nu);
+  std::vector<double> y(x.size()), estimated_sigma(x.size());
+  std::size_t at_least_observed = 0;
+  for (std::size_t replica = 0; replica < kBootstrapReplicas; ++replica) {
+    for (std::size_t k = 0; k < x.size(); ++k) {
+      y[k] = sigma[k] * gaussian(generator);
+      estimated_sigma[k] =
+          std::isinf(degrees_of_freedom[k]) ? sigma[k] : sigma[k] * std::sqrt(variance_ratios[k](generator));
+    }
+    if (fit_line_weighted(x, y, estimated_sigma).chi_squared >= observed) ++at_least_observed;
+  }
+  return (static_cast<double>(at_least_observed) + 1.0) / (static_cast<double>(kBootstrapReplicas) + 1.0);
+}
+
+}  // namespace
+
+ArrheniusPoint arrhenius_point(double temperature_k, const DiffusionResult& diffusion) {
+  ArrheniusPoint point;
+  point.temperature_k = temperature_k;
+  point.d = diffusion.d_a2_per_ps.value;
+  point.d_standard_error = diffusion.standard_error_a2_per_ps;
+  point.error_degrees_of_freedom = diffusion.error_degrees_of_freedom;
+  return point;
 }
 
 Estimate ArrheniusFit::extrapolate(double temperature_k) const {
@@ -371,51 +446,68 @@ Estimate ArrheniusFit::extrapolate(double temperature_k) const {
     throw InputError(fmt::format("Arrhenius extrapolation: the temperature must be positive, got {} K", temperature_k));
   const double x = 1.0 / (units::boltzmann_ev_per_k * temperature_k);
   const double ln_d = ln_prefactor.value - activation_energy_ev.value * x;
-  // ln D = a + b x with b = -Ea: var = var(a) + x^2 var(b) + 2 x cov(a, b).
-  const double variance = ln_prefactor.error * ln_prefactor.error +
-                          x * x * activation_energy_ev.error * activation_energy_ev.error +
-                          2.0 * x * covariance_ln_prefactor_slope;
   Estimate d;
   d.value = std::exp(ln_d);
-  d.error = d.value * std::sqrt(std::max(0.0, variance));
+  d.error = d.value * combination_uncertainty(influences, 1.0, x).error;
   return d;
 }
 
 ArrheniusFit fit_arrhenius(const std::vector<ArrheniusPoint>& points) {
   if (points.size() < 2)
     throw InputError(fmt::format("Arrhenius fit: at least 2 temperatures are needed, got {}", points.size()));
-  std::vector<double> inverse_kt, ln_d, sigma_ln_d;
+  std::vector<double> inverse_kt, ln_d, sigma_ln_d, error_dof;
+  bool exact_errors = true;
   for (std::size_t k = 0; k < points.size(); ++k) {
     const ArrheniusPoint& point = points[k];
-    if (!(point.temperature_k > 0.0) || !(point.d > 0.0) || !(point.d_error > 0.0))
+    if (!(point.temperature_k > 0.0) || !(point.d > 0.0) || !(point.d_standard_error > 0.0) ||
+        !(point.error_degrees_of_freedom > 0.0))
       throw InputError(
-          fmt::format("Arrhenius fit: point {} (T = {} K, D = {} +- {}) needs T > 0, D > 0 and an error "
-                      "> 0",
-                      k, point.temperature_k, point.d, point.d_error));
+          fmt::format("Arrhenius fit: point {} (T = {} K, D = {} +- {}, {} degrees of freedom) needs T > 0, D > 0 "
+                      "and an error > 0 with degrees of freedom > 0",
+                      k, point.temperature_k, point.d, point.d_standard_error, point.error_degrees_of_freedom));
     inverse_kt.push_back(1.0 / (units::boltzmann_ev_per_k * point.temperature_k));
     ln_d.push_back(std::log(point.d));
-    sigma_ln_d.push_back(point.d_error / point.d);
+    sigma_ln_d.push_back(point.d_standard_error / point.d);
+    error_dof.push_back(point.error_degrees_of_freedom);
+    if (!std::isinf(point.error_degrees_of_freedom)) exact_errors = false;
   }
   const auto [lowest, highest] = std::minmax_element(inverse_kt.begin(), inverse_kt.end());
   if (*highest - *lowest <= 1e-12 * *highest) throw InputError("Arrhenius fit: all points are at the same temperature");
   const LineFit line = fit_line_weighted(inverse_kt, ln_d, sigma_ln_d);
   ArrheniusFit fit;
+  for (std::size_t k = 0; k < points.size(); ++k) {
+    // A^-1 x_k with A^-1 = [[var(ln D0), cov], [cov, var(slope)]] and x_k = (1, 1/kT_k).
+    const double on_ln_prefactor = line.intercept_variance + line.covariance * inverse_kt[k];
+    const double on_slope = line.covariance + line.slope_variance * inverse_kt[k];
+    const double weight = 1.0 / (sigma_ln_d[k] * sigma_ln_d[k]);
+    ArrheniusFit::PointInfluence influence;
+    influence.on_ln_prefactor = on_ln_prefactor / sigma_ln_d[k];
+    influence.on_slope = on_slope / sigma_ln_d[k];
+    influence.leverage = weight * (on_ln_prefactor + on_slope * inverse_kt[k]);
+    influence.error_degrees_of_freedom = error_dof[k];
+    fit.influences.push_back(influence);
+  }
   fit.activation_energy_ev.value = -line.slope;
-  fit.activation_energy_ev.error = std::sqrt(line.slope_variance);
+  fit.activation_energy_ev.error = combination_uncertainty(fit.influences, 0.0, 1.0).error;
   fit.ln_prefactor.value = line.intercept;
-  fit.ln_prefactor.error = std::sqrt(line.intercept_variance);
+  fit.ln_prefactor.error = combination_uncertainty(fit.influences, 1.0, 0.0).error;
   fit.prefactor = std::exp(line.intercept);
-  fit.covariance_ln_prefactor_slope = line.covariance;
+  // cov(a, b) = (var(a + b) - var(a) - var(b)) / 2, each variance corrected alike.
+  fit.covariance_ln_prefactor_slope = 0.5 * (combination_uncertainty(fit.influences, 1.0, 1.0).variance -
+                                             combination_uncertainty(fit.influences, 1.0, 0.0).variance -
+                                             combination_uncertainty(fit.influences, 0.0, 1.0).variance);
   fit.chi_squared = line.chi_squared;
   fit.degrees_of_freedom = points.size() - 2;
-  // chi^2 with nu degrees of freedom has mean nu and standard deviation sqrt(2 nu): flag 3 standard deviations.
-  const double nu = static_cast<double>(fit.degrees_of_freedom);
-  if (fit.degrees_of_freedom > 0 && fit.chi_squared > nu + 3.0 * std::sqrt(2.0 * nu))
+  if (fit.degrees_of_freedom > 0)
+    fit.chi_squared_p_value = exact_errors ? chi_squared_survival(fit.chi_squared, fit.degrees_of_freedom)
+                                           : bootstrap_chi_squared_p_value(inverse_kt, sigma_ln_d, error_dof,
+                                                                           fit.chi_squared);
+  if (fit.chi_squared_p_value < kChiSquaredWarningP)
     fit.warnings.push_back(
-        fmt::format("Arrhenius fit: chi^2 = {:.3g} for {} degrees of freedom: the points scatter "
-                    "more than their error bars allow (non-Arrhenius behaviour, or errors too "
-                    "small); the Ea error is then too small",
-                    fit.chi_squared, fit.degrees_of_freedom));
+        fmt::format("Arrhenius fit: chi^2 = {:.3g} for {} degrees of freedom (p = {:.2g}): the points scatter "
+                    "more than their error bars allow (non-Arrhenius behaviour, or errors too small); the Ea "
+                    "error is then too small",
+                    fit.chi_squared, fit.degrees_of_freedom, fit.chi_squared_p_value));
   return fit;
 }
 

@@ -1,5 +1,7 @@
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -44,6 +46,43 @@ double fraction_covered(const std::vector<double>& values, const std::vector<dou
   for (std::size_t k = 0; k < values.size(); ++k)
     if (std::abs(values[k] - truth) <= errors[k]) ++covered;
   return static_cast<double>(covered) / static_cast<double>(values.size());
+}
+
+// Three binomial standard deviations of the fraction of `trials` events of probability `probability`: a
+// calibrated estimator's fraction stays this close to `probability` for all but 0.3% of the sets of seeds.
+double three_sigma_of_fraction(double probability, std::size_t trials) {
+  return 3.0 * std::sqrt(probability * (1.0 - probability) / static_cast<double>(trials));
+}
+
+// How often the error bars of one error method cover the truth, over many synthetic Arrhenius studies.
+struct ArrheniusCalibration {
+  std::size_t points = 0;
+  std::size_t points_covered = 0;  // |D - D_true| <= error
+  std::size_t studies = 0;
+  std::size_t ea_covered = 0;
+  std::size_t chi_squared_above_95 = 0;  // above the 95% quantile of chi^2(degrees of freedom)
+  std::size_t p_value_below_5_percent = 0;
+  double chi_squared_sum = 0.0;
+  double p_value_sum = 0.0;
+
+  double point_coverage() const { return static_cast<double>(points_covered) / static_cast<double>(points); }
+  double ea_coverage() const { return static_cast<double>(ea_covered) / static_cast<double>(studies); }
+  double mean_chi_squared() const { return chi_squared_sum / static_cast<double>(studies); }
+  double fraction_chi_squared_above_95() const {
+    return static_cast<double>(chi_squared_above_95) / static_cast<double>(studies);
+  }
+  double fraction_p_below_5_percent() const {
+    return static_cast<double>(p_value_below_5_percent) / static_cast<double>(studies);
+  }
+  double mean_p_value() const { return p_value_sum / static_cast<double>(studies); }
+};
+
+std::ostream& operator<<(std::ostream& out, const ArrheniusCalibration& calibration) {
+  return out << calibration.points << " points, D covered " << calibration.point_coverage() << "; "
+             << calibration.studies << " studies, Ea covered " << calibration.ea_coverage() << ", mean chi^2 "
+             << calibration.mean_chi_squared() << ", chi^2 above its 95% quantile "
+             << calibration.fraction_chi_squared_above_95() << ", p < 0.05 "
+             << calibration.fraction_p_below_5_percent() << ", mean p " << calibration.mean_p_value();
 }
 
 }  // namespace
@@ -228,8 +267,8 @@ TEST_CASE("Arrhenius fit recovers Ea and extrapolates with calibrated errors", "
     CHECK(fit.degrees_of_freedom == 3);
     CHECK(fit.extrapolate(300.0).value == Approx(exact_d(300.0)).epsilon(1e-10));
   }
-  SECTION("noisy points: Ea within its error, and 68% coverage of Ea and of D(300 K) over 1000 seeds") {
-    std::size_t ea_covered = 0, d_covered = 0;
+  SECTION("noisy points: Ea within its error, 68% coverage of Ea and of D(300 K), p < 0.05 in 5%, over 1000 seeds") {
+    std::size_t ea_covered = 0, d_covered = 0, p_below_5_percent = 0;
     const std::size_t seeds = 1000;
     ArrheniusFit first_fit;
     for (unsigned seed = 0; seed < seeds; ++seed) {
@@ -245,18 +284,89 @@ TEST_CASE("Arrhenius fit recovers Ea and extrapolates with calibrated errors", "
       if (std::abs(fit.activation_energy_ev.value - ea) <= fit.activation_energy_ev.error) ++ea_covered;
       const Estimate d300 = fit.extrapolate(300.0);
       if (std::abs(std::log(d300.value / exact_d(300.0))) <= d300.error / d300.value) ++d_covered;
+      if (fit.chi_squared_p_value < 0.05) ++p_below_5_percent;
     }
     INFO("seed 0: Ea = " << first_fit.activation_energy_ev.value << " +- " << first_fit.activation_energy_ev.error
                          << " eV; coverage Ea " << double(ea_covered) / seeds << ", D(300 K) "
-                         << double(d_covered) / seeds);
+                         << double(d_covered) / seeds << ", p < 0.05 " << double(p_below_5_percent) / seeds);
     CHECK(std::abs(first_fit.activation_energy_ev.value - ea) < 2.0 * first_fit.activation_energy_ev.error);
     CHECK(double(ea_covered) / seeds == Approx(0.683).margin(0.05));
     CHECK(double(d_covered) / seeds == Approx(0.683).margin(0.05));
+    CHECK(std::abs(double(p_below_5_percent) / seeds - 0.05) <= three_sigma_of_fraction(0.05, seeds));
   }
   SECTION("bad input") {
     CHECK_THROWS_WITH(fit_arrhenius({{600, 1.0, 0.1}}), Catch::Contains("at least 2 temperatures"));
     CHECK_THROWS_WITH(fit_arrhenius({{600, 1.0, 0.1}, {600, 1.1, 0.1}}), Catch::Contains("same temperature"));
     CHECK_THROWS_WITH(fit_arrhenius({{600, 1.0, 0.1}, {700, -1.0, 0.1}}), Catch::Contains("D > 0"));
+    CHECK_THROWS_WITH(fit_arrhenius({{600, 1.0, 0.1, 0.0}, {700, 1.1, 0.1}}),
+                      Catch::Contains("degrees of freedom > 0"));
+  }
+}
+
+TEST_CASE("Arrhenius study of random walks end to end: the D, Ea and chi^2 error bars are calibrated", "[analysis]") {
+  // 400 independent synthetic studies, each: 4 temperatures with D = D0 exp(-Ea / kT), Ea = 0.25 eV (D grows 7.9
+  // times from 600 to 1050 K), 32 independent 3D Gaussian walkers per temperature, their MSD, the tracer D with its
+  // error bar (per atom, the default, and from 5 time blocks) and the Arrhenius fit, as [arrhenius] does it. The
+  // lower temperatures have shorter runs, so that (as with the fewer hops of a real low-temperature run) their
+  // points are less precise and the fit weights differ.
+  const double ea = 0.25;  // eV
+  const std::vector<double> temperatures{600.0, 750.0, 900.0, 1050.0};
+  const std::vector<std::size_t> frames{240, 280, 320, 360};
+  const double d_highest = 0.5;  // A^2/ps at 1050 K
+  const double d0 = d_highest * std::exp(ea / (units::boltzmann_ev_per_k * temperatures.back()));
+  const double dt = 10.0;
+  const std::size_t walkers = 32;
+  const std::size_t studies = 400;
+  // chi^2 with 2 degrees of freedom is exponential with mean 2: its 95% quantile is -2 ln 0.05 = 5.99.
+  const double chi_squared_95 = -2.0 * std::log(0.05);
+
+  DiffusionFitOptions by_blocks;
+  by_blocks.error_method = DiffusionErrorMethod::time_blocks;
+  by_blocks.blocks = 5;
+  const std::vector<DiffusionFitOptions> methods{DiffusionFitOptions{}, by_blocks};
+  std::vector<ArrheniusCalibration> calibrations(methods.size());
+  const auto start = std::chrono::steady_clock::now();
+  for (std::size_t study = 0; study < studies; ++study) {
+    std::vector<std::vector<ArrheniusPoint>> points(methods.size());
+    for (std::size_t k = 0; k < temperatures.size(); ++k) {
+      const double d_true = d0 * std::exp(-ea / (units::boltzmann_ev_per_k * temperatures[k]));
+      const unsigned seed = static_cast<unsigned>(300000 + temperatures.size() * study + k);
+      const MeanSquaredDisplacement msd(std::vector<std::string>(walkers, "Li"), {},
+                                        random_walks(walkers, frames[k], d_true / units::fs_per_ps, dt, seed), dt);
+      for (std::size_t m = 0; m < methods.size(); ++m) {
+        const DiffusionResult result = msd.tracer_diffusion("Li", methods[m]);
+        ++calibrations[m].points;
+        if (std::abs(result.d_a2_per_ps.value - d_true) <= result.d_a2_per_ps.error) ++calibrations[m].points_covered;
+        points[m].push_back(arrhenius_point(temperatures[k], result));
+      }
+    }
+    for (std::size_t m = 0; m < methods.size(); ++m) {
+      const ArrheniusFit fit = fit_arrhenius(points[m]);
+      ArrheniusCalibration& calibration = calibrations[m];
+      ++calibration.studies;
+      if (std::abs(fit.activation_energy_ev.value - ea) <= fit.activation_energy_ev.error) ++calibration.ea_covered;
+      calibration.chi_squared_sum += fit.chi_squared;
+      if (fit.chi_squared > chi_squared_95) ++calibration.chi_squared_above_95;
+      calibration.p_value_sum += fit.chi_squared_p_value;
+      if (fit.chi_squared_p_value < 0.05) ++calibration.p_value_below_5_percent;
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  for (std::size_t m = 0; m < methods.size(); ++m) {
+    const ArrheniusCalibration& calibration = calibrations[m];
+    INFO("error method " << error_method_name(methods[m].error_method) << ": " << calibration << " (" << seconds
+                         << " s for both methods)");
+    CHECK(std::abs(calibration.point_coverage() - kOneSigmaCoverage) <=
+          three_sigma_of_fraction(kOneSigmaCoverage, calibration.points));
+    CHECK(std::abs(calibration.ea_coverage() - kOneSigmaCoverage) <=
+          three_sigma_of_fraction(kOneSigmaCoverage, calibration.studies));
+    // chi^2 itself follows chi^2(2) only for exact errors. Per-atom errors have 31 degrees of freedom and come
+    // close (over 3000 such studies: mean 2.13, above the 95% quantile of chi^2(2) in 6.1%); errors from 5 blocks
+    // have 4 (mean 2.7, 11% above). What must hold whatever the errors' degrees of freedom is that the p-values
+    // are uniform: 5% below 0.05, mean 1/2 (a uniform value's standard deviation is 1 / sqrt 12).
+    CHECK(std::abs(calibration.fraction_p_below_5_percent() - 0.05) <= three_sigma_of_fraction(0.05, studies));
+    CHECK(std::abs(calibration.mean_p_value() - 0.5) <= 3.0 / std::sqrt(12.0 * static_cast<double>(studies)));
   }
 }
 
