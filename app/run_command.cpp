@@ -588,7 +588,8 @@ std::vector<MdOutcome> run_stages(const InputFile& input, const std::vector<Inpu
     if (k > 0 && !owns("velocities")) dropped.push_back("velocities");
     if (k > 0 && !owns("minimize")) dropped.push_back("minimize");
     if (k + 1 < stages.size() && !owns("analysis")) dropped.push_back("analysis");
-    log::info("stage {} of {}: {} (line {})", k + 1, stages.size(), stage.name, stage.line);
+    log::info("stage {} of {}: {}{}", k + 1, stages.size(), stage.name,
+              stage.line > 0 ? fmt::format(" (line {})", stage.line) : std::string());
     RunRequest stage_request = request;
     if (k != first) stage_request.restart_path.reset();
     System end;

@@ -116,12 +116,9 @@ void claim_directory(const fs::path& directory, const std::string& input_path, c
   fs::create_directories(directory, error);
   if (error) study.fail("directory", fmt::format("cannot create '{}' ({})", directory.string(), error.message()));
   if (!fs::exists(record))
-    replace_file_atomically(record.string(), [&](const std::string& temporary) {
-      std::ofstream out(temporary);
-      out << "# nequip-md temperature study: the runs in this directory belong to this input\ninput = " << input
-          << "\n";
-      if (!out.flush()) throw InputError(fmt::format("{}: cannot write", temporary));
-    });
+    replace_text_file_atomically(
+        record.string(),
+        fmt::format("# nequip-md temperature study: the runs in this directory belong to this input\ninput = {}\n", input));
 }
 
 // The cores this process may run on.
@@ -199,11 +196,7 @@ void write_member_analysis(const InputFile& input, const InputFile& member, cons
                                     fs::absolute(analysis.section(analysis_reference_schema()).path("file")).string());
   const std::string text = fmt::format("# nequip-md study: {} for the run in this directory\n{}", original,
                                        analysis.toml_text());
-  replace_file_atomically((directory / "analysis.toml").string(), [&](const std::string& temporary) {
-    std::ofstream out(temporary);
-    out << text;
-    if (!out.flush()) throw InputError(fmt::format("{}: cannot write", temporary));
-  });
+  replace_text_file_atomically((directory / "analysis.toml").string(), text);
 }
 
 // DIRECTORY/arrhenius.toml: the [arrhenius] analysis of the study's runs, with the study's fit keys.
@@ -232,11 +225,7 @@ std::string write_arrhenius_input(const std::string& input_path, const ConfigSec
       text += fmt::format("{} = {}\n", key.name, toml_quoted(study.string(key.name)));
   }
   const std::string path = (directory / "arrhenius.toml").string();
-  replace_file_atomically(path, [&](const std::string& temporary) {
-    std::ofstream out(temporary);
-    out << text;
-    if (!out.flush()) throw InputError(fmt::format("{}: cannot write", temporary));
-  });
+  replace_text_file_atomically(path, text);
   return path;
 }
 
@@ -393,11 +382,9 @@ void run_temperature_study(const RunRequest& request, const InputFile& input) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - run.started).count();
     if (code == 0) {
-      replace_file_atomically((run.directory / kRunComplete).string(), [&](const std::string& temporary) {
-        std::ofstream out(temporary);
-        out << "complete: remove this file or run with --force to run " << run.name << " again\n";
-        if (!out.flush()) throw InputError(fmt::format("{}: cannot write", temporary));
-      });
+      replace_text_file_atomically(
+          (run.directory / kRunComplete).string(),
+          fmt::format("complete: remove this file or run with --force to run {} again\n", run.name));
       log::info("study: {} done in {:.1f} s", run.name, seconds);
     } else if (code > 128) {
       stopped.push_back(run.name);

@@ -429,7 +429,8 @@ std::vector<InputStage> InputFile::stages(const std::string& array_name,
     const toml::table& table = *array->get(k)->as_table();
     const std::size_t line = table.source().begin.line;
     toml::table merged = base;
-    InputStage stage{fmt::format("{}{}", array_name, k + 1), line, {}, {}, InputFile(path_, directory_, output_directory_, nullptr)};
+    InputStage stage{fmt::format("{}{}", array_name, k + 1), line, {}, {},
+                     InputFile(path_, directory_, output_directory_, nullptr)};
     for (auto&& [key, value] : table) {
       const std::string name(key.str());
       const std::size_t key_line = key.source().begin.line;

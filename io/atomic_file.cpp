@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -46,6 +47,15 @@ void replace_file_atomically(const std::string& path, const std::function<void(c
   std::filesystem::path directory = std::filesystem::path(path).parent_path();
   if (directory.empty()) directory = ".";
   sync_path(directory.string(), O_DIRECTORY);
+}
+
+void replace_text_file_atomically(const std::string& path, const std::string& text) {
+  replace_file_atomically(path, [&](const std::string& temporary) {
+    std::ofstream out(temporary);
+    out << text;
+    out.close();
+    if (!out) throw InputError(fmt::format("cannot write '{}'", temporary));
+  });
 }
 
 }  // namespace nqmd

@@ -16,4 +16,7 @@ std::string temporary_path_for(const std::string& path);
 // `path` is left as it was; the failures of this function are InputError naming `path`.
 void replace_file_atomically(const std::string& path, const std::function<void(const std::string& temporary)>& write);
 
+// replace_file_atomically with `text` as the new content.
+void replace_text_file_atomically(const std::string& path, const std::string& text);
+
 }  // namespace nqmd
