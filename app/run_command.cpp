@@ -591,7 +591,11 @@ std::vector<MdOutcome> run_stages(const InputFile& input, const std::vector<Inpu
     log::info("stage {} of {}: {}{}", k + 1, stages.size(), stage.name,
               stage.line > 0 ? fmt::format(" (line {})", stage.line) : std::string());
     RunRequest stage_request = request;
-    if (k != first) stage_request.restart_path.reset();
+    if (k != first) {
+      stage_request.restart_path.reset();
+      // A later stage of a continued run starts afresh: what it left before the stop is replaced.
+      if (request.restart_path) stage_request.force = true;
+    }
     System end;
     outcomes.push_back(run_md(stage.input.without(dropped), stage_request, {stage.name, stage.keys, state, &end}));
     state = std::move(end);

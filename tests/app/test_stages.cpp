@@ -1,5 +1,6 @@
 // Staged inputs ([[stage]]): NPT, NVT and NVE in one input equal three runs chained by checkpoints, bit for bit,
 // and a staged run restarts inside the stage it was in.
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -222,4 +223,23 @@ TEST_CASE("stages: final_cell = \"mean\" starts the next stage in the mean cell 
     CHECK(refused.err.find("[run] final_cell: \"mean\" averages the stage's trajectory frames") != std::string::npos);
     CHECK_FALSE(bare.exists("npt_thermo.csv"));
   }
+}
+
+TEST_CASE("stages: a run stopped in stage 2 before its first checkpoint continues from stage 1's checkpoint",
+          "[app][stages][restart]") {
+  CliSandbox whole, stopped;
+  whole.write("input.toml", staged_input());
+  REQUIRE(whole.run("run input.toml").exit_code == 0);
+  // Stage 2 was under way (its thermo file exists) but wrote no checkpoint yet.
+  stopped.write("input.toml", staged_input(17, 2));
+  REQUIRE(stopped.run("run input.toml").exit_code == 0);
+  std::filesystem::remove(stopped.path("nvt_checkpoint.h5"));
+  REQUIRE(stopped.exists("nvt_thermo.csv"));
+  stopped.write("input.toml", staged_input());
+  const CommandResult continued = stopped.run("run input.toml --restart npt_checkpoint.h5");
+  INFO(continued.err);
+  REQUIRE(continued.exit_code == 0);
+  check_same_state(nqmd::read_checkpoint(stopped.path("nve_checkpoint.h5")),
+                   nqmd::read_checkpoint(whole.path("nve_checkpoint.h5")));
+  CHECK(without_speed(stopped.read("nvt_thermo.csv")) == without_speed(whole.read("nvt_thermo.csv")));
 }
