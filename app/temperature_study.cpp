@@ -352,7 +352,7 @@ void run_temperature_study(const RunRequest& request, const InputFile& input) {
   std::vector<std::string> failures, stopped;
   std::size_t next = 0;
   int stop_signal = 0;
-  while (next < pending.size() || !running.empty()) {
+  while (!running.empty() || (stop_signal == 0 && next < pending.size())) {
     if (stop_signal == 0 && pending_stop_signal() != 0) {
       stop_signal = pending_stop_signal();
       log::info("study: {}: stopping the {} running run{} (each writes its checkpoint)", signal_name(stop_signal),

@@ -190,6 +190,28 @@ TEST_CASE("study: stopped by a signal or killed, it continues to the result of a
   }
 }
 
+TEST_CASE("study: a stop signal while runs still wait their turn ends the study at once", "[app][study][signals]") {
+  CliSandbox sandbox;
+  sandbox.write("input.toml", argon_input(kStudy + "concurrent = 1\n", "steps = 100000\ncheckpoint_every = 100"));
+  const pid_t study = nqmd::test::start(sandbox, {"run", "input.toml", "-t", "1"});
+  REQUIRE(wait_for_files(sandbox, {"study/T120/checkpoint.h5"}));
+  kill(study, SIGTERM);
+  int status = 0;
+  bool exited = false;
+  for (int attempt = 0; attempt < 600 && !exited; ++attempt) {
+    exited = waitpid(study, &status, WNOHANG) == study;
+    if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!exited) {
+    kill(study, SIGKILL);
+    waitpid(study, &status, 0);
+  }
+  REQUIRE(exited);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 128 + SIGTERM);
+  CHECK_FALSE(sandbox.exists("study/T160/run.log"));  // never started
+}
+
 TEST_CASE("study: bad studies are one line naming the key", "[app][study]") {
   struct Case {
     std::string name, study, expected;
