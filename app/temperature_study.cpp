@@ -133,6 +133,8 @@ struct MemberRun {
   double temperature = 0.0;
   std::string name;
   fs::path directory;
+  InputFile input;                     // study_member_input
+  std::string trajectory;              // of its last stage; "" for none
   std::optional<std::string> restart;  // the checkpoint it continues from
   pid_t pid = 0;
   std::chrono::steady_clock::time_point started;
@@ -201,10 +203,10 @@ void write_member_analysis(const InputFile& input, const InputFile& member, cons
 
 // DIRECTORY/arrhenius.toml: the [arrhenius] analysis of the study's runs, with the study's fit keys.
 std::string write_arrhenius_input(const std::string& input_path, const ConfigSection& study, const fs::path& directory,
-                                  const std::vector<MemberRun>& runs, const std::vector<std::string>& trajectories) {
+                                  const std::vector<MemberRun>& runs) {
   std::vector<std::string> files, temperatures;
   for (std::size_t k = 0; k < runs.size(); ++k) {
-    files.push_back(toml_quoted(fs::path(trajectories[k]).lexically_relative(directory).string()));
+    files.push_back(toml_quoted(fs::path(runs[k].trajectory).lexically_relative(directory).string()));
     temperatures.push_back(fmt::format("{}", runs[k].temperature));
   }
   std::string text = fmt::format(
@@ -296,18 +298,13 @@ void run_temperature_study(const RunRequest& request, const InputFile& input) {
 
   // Every run's input is built (and its errors found) before anything is written or started.
   std::vector<MemberRun> runs;
-  std::vector<InputFile> member_inputs;
-  std::vector<std::string> trajectories;
   for (const double t : temperatures) {
-    MemberRun run;
-    run.temperature = t;
-    run.name = member_name(t);
-    run.directory = directory / run.name;
-    member_inputs.push_back(study_member_input(input, run.name));
-    trajectories.push_back(final_trajectory_file(member_inputs.back()));
-    if (study.has("species") && trajectories.back().empty())
+    const std::string name = member_name(t);
+    InputFile member = study_member_input(input, name);
+    const std::string trajectory = final_trajectory_file(member);
+    if (study.has("species") && trajectory.empty())
       study.fail("species", "the Arrhenius analysis needs the runs' trajectories: set [output] trajectory_file");
-    runs.push_back(run);
+    runs.push_back({t, name, directory / name, std::move(member), trajectory, std::nullopt, 0, {}});
   }
   claim_directory(directory, input.path(), study);
   const OutputLock lock({{study.where("directory"), (directory / kStudyRecord).string()}});
@@ -318,23 +315,23 @@ void run_temperature_study(const RunRequest& request, const InputFile& input) {
     fs::create_directories(run.directory);
     if (request.force) {
       fs::remove(run.directory / kRunComplete);
-      for (const std::string& checkpoint : stage_checkpoint_files(member_inputs[k]))
+      for (const std::string& checkpoint : stage_checkpoint_files(run.input))
         if (!checkpoint.empty()) fs::remove(checkpoint);
     }
     if (fs::exists(run.directory / kRunComplete)) {
       log::info("study: {} is complete (in {})", run.name, run.directory.string());
       continue;
     }
-    run.restart = latest_checkpoint(member_inputs[k]);
-    if (input.has_section("analysis")) write_member_analysis(input, member_inputs[k], run.directory);
+    run.restart = latest_checkpoint(run.input);
+    if (input.has_section("analysis")) write_member_analysis(input, run.input, run.directory);
     pending.push_back(k);
   }
 
   const int cores = usable_cores();
   int threads = request.threads;
   if (threads <= 0) {
-    const std::vector<InputStage> stages = run_stages_of(member_inputs.front());
-    const InputFile& first = stages.empty() ? member_inputs.front() : stages.front().input;
+    const std::vector<InputStage> stages = run_stages_of(runs.front().input);
+    const InputFile& first = stages.empty() ? runs.front().input : stages.front().input;
     threads = static_cast<int>(first.section(run_section_schema()).integer("threads"));
   }
   int concurrent = static_cast<int>(study.integer("concurrent"));
@@ -406,7 +403,7 @@ void run_temperature_study(const RunRequest& request, const InputFile& input) {
                                  input.path(), stopped.size() == 1 ? "" : "s", fmt::join(stopped, ", ")));
   log::info("study: all {} runs complete", runs.size());
   if (study.has("species")) {
-    const std::string analysis = write_arrhenius_input(input.path(), study, directory, runs, trajectories);
+    const std::string analysis = write_arrhenius_input(input.path(), study, directory, runs);
     log::info("analysis: {}", analysis);
     AnalysisRequest arrhenius;
     arrhenius.input_path = analysis;

@@ -97,6 +97,17 @@ inline std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
+// The lines of a thermo CSV file without their last three columns (the speed: ns/day, steps/s, us per
+// atom-step), which differ between equal runs.
+inline std::vector<std::string> without_speed(const std::string& csv) {
+  std::vector<std::string> rows;
+  for (std::string line : lines_of(csv)) {
+    for (int column = 0; column < 3 && line.find(',') != std::string::npos; ++column) line.erase(line.rfind(','));
+    rows.push_back(line);
+  }
+  return rows;
+}
+
 // The error lines of stderr (warnings are allowed besides them).
 inline std::vector<std::string> error_lines(const std::string& err) {
   std::vector<std::string> errors;

@@ -15,6 +15,7 @@ namespace {
 
 using nqmd::test::CliSandbox;
 using nqmd::test::CommandResult;
+using nqmd::test::without_speed;
 
 const std::string kShared = R"([potential]
 kind = "lj"
@@ -67,18 +68,13 @@ std::string chained_input(std::size_t k) {
          std::to_string(k) + ".h5\"\n";
 }
 
-std::vector<std::string> without_speed(const std::string& csv) {
-  std::vector<std::string> rows;
-  std::size_t begin = 0;
-  while (begin < csv.size()) {
-    const std::size_t end = csv.find('\n', begin);
-    std::string line = csv.substr(begin, end - begin);
-    std::size_t cut = line.size();
-    for (int column = 0; column < 3 && cut != std::string::npos; ++column) cut = line.rfind(',', cut - 1);
-    rows.push_back(line.substr(0, cut));
-    begin = end == std::string::npos ? csv.size() : end + 1;
-  }
-  return rows;
+// The whole staged run in `whole`; in `stopped`, the same input with stage 2 cut at step 17, as a kill or signal
+// there leaves it (its checkpoint at step 17, stage 3 not begun).
+void run_whole_and_cut_in_stage_2(const CliSandbox& whole, const CliSandbox& stopped) {
+  whole.write("input.toml", staged_input());
+  REQUIRE(whole.run("run input.toml").exit_code == 0);
+  stopped.write("input.toml", staged_input(17, 2));
+  REQUIRE(stopped.run("run input.toml").exit_code == 0);
 }
 
 void check_same_state(const nqmd::Checkpoint& a, const nqmd::Checkpoint& b) {
@@ -122,11 +118,7 @@ TEST_CASE("stages: NPT, NVT and NVE in one input equal three runs chained by che
 TEST_CASE("stages: a staged run stopped inside stage 2 restarts there and ends as the whole run",
           "[app][stages][restart]") {
   CliSandbox whole, stopped;
-  whole.write("input.toml", staged_input());
-  REQUIRE(whole.run("run input.toml").exit_code == 0);
-  // The stop: the same input with stage 2 cut at step 17, as a kill or signal there leaves its checkpoint.
-  stopped.write("input.toml", staged_input(17, 2));
-  REQUIRE(stopped.run("run input.toml").exit_code == 0);
+  run_whole_and_cut_in_stage_2(whole, stopped);
   REQUIRE(nqmd::read_checkpoint(stopped.path("nvt_checkpoint.h5")).step == 17);
   stopped.write("input.toml", staged_input());
   const CommandResult continued = stopped.run("run input.toml --restart nvt_checkpoint.h5");
@@ -228,11 +220,8 @@ TEST_CASE("stages: final_cell = \"mean\" starts the next stage in the mean cell 
 TEST_CASE("stages: a run stopped in stage 2 before its first checkpoint continues from stage 1's checkpoint",
           "[app][stages][restart]") {
   CliSandbox whole, stopped;
-  whole.write("input.toml", staged_input());
-  REQUIRE(whole.run("run input.toml").exit_code == 0);
+  run_whole_and_cut_in_stage_2(whole, stopped);
   // Stage 2 was under way (its thermo file exists) but wrote no checkpoint yet.
-  stopped.write("input.toml", staged_input(17, 2));
-  REQUIRE(stopped.run("run input.toml").exit_code == 0);
   std::filesystem::remove(stopped.path("nvt_checkpoint.h5"));
   REQUIRE(stopped.exists("nvt_thermo.csv"));
   stopped.write("input.toml", staged_input());

@@ -19,6 +19,7 @@ namespace {
 
 using nqmd::test::CliSandbox;
 using nqmd::test::CommandResult;
+using nqmd::test::without_speed;
 
 // Liquid argon (108 atoms at 1.23 g/cm^3) with a Langevin thermostat; STUDY and RUN complete it.
 std::string argon_input(const std::string& study, const std::string& run, double temperature = 100.0) {
@@ -74,14 +75,6 @@ std::vector<std::string> csv_rows(const std::string& text) {
   return rows;
 }
 
-// The rows of a thermo file without its last three columns (the speed: ns/day, steps/s, us per atom-step).
-std::vector<std::string> thermo_rows(const std::string& text) {
-  std::vector<std::string> rows = csv_rows(text);
-  for (std::string& row : rows)
-    for (int column = 0; column < 3; ++column) row.erase(row.rfind(','));
-  return rows;
-}
-
 // Waits (up to 60 s) until every path exists.
 bool wait_for_files(const CliSandbox& sandbox, const std::vector<std::string>& paths) {
   for (int attempt = 0; attempt < 600; ++attempt) {
@@ -121,7 +114,7 @@ TEST_CASE("study: each temperature's run is the plain run at that temperature, t
     plain.write("input.toml", argon_input("", "steps = 1000", temperature));
     REQUIRE(plain.run("run input.toml -t 1").exit_code == 0);
     INFO(run);
-    CHECK(thermo_rows(study.read(run + "/thermo.csv")) == thermo_rows(plain.read("thermo.csv")));
+    CHECK(without_speed(study.read(run + "/thermo.csv")) == without_speed(plain.read("thermo.csv")));
     CHECK(study.exists(run + "/trajectory.h5md"));
     CHECK(study.exists(run + "/checkpoint.h5"));
     CHECK(study.exists(run + "/complete"));
@@ -180,9 +173,9 @@ TEST_CASE("study: stopped by a signal or killed, it continues to the result of a
     REQUIRE(resumed.exit_code == 0);
     CHECK(resumed.out.find("T120 continues from checkpoint.h5") != std::string::npos);
     for (const char* run : {"T120", "T160"}) {
-      const std::vector<std::string> rows = thermo_rows(sandbox.read(fmt::format("study/{}/thermo.csv", run)));
+      const std::vector<std::string> rows = without_speed(sandbox.read(fmt::format("study/{}/thermo.csv", run)));
       const std::vector<std::string> reference =
-          thermo_rows(uninterrupted.read(fmt::format("study/{}/thermo.csv", run)));
+          without_speed(uninterrupted.read(fmt::format("study/{}/thermo.csv", run)));
       REQUIRE_FALSE(rows.empty());
       CHECK(rows.back() == reference.back());  // restarts are bit-identical
     }
