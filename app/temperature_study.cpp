@@ -42,6 +42,9 @@ const SectionSchema& study_section_schema() {
                     "With `species`, the Arrhenius analysis of all runs follows (DIRECTORY/analysis/).",
                     {}};
     s.keys.push_back(KeySpec("temperatures", KeyType::real_array, "temperature of each run (K)").require());
+    s.keys.push_back(KeySpec("steps", KeyType::integer_array,
+                             "steps of each run's last stage (of the run, without stages), one per temperature, e.g. "
+                             "fewer at high temperature where diffusion is fast; default the input's steps"));
     s.keys.push_back(KeySpec("directory", KeyType::string,
                              "directory of the study, relative to this file; it holds study.txt, which names this "
                              "input, and no other study's runs")
@@ -87,6 +90,17 @@ std::vector<double> checked_temperatures(const ConfigSection& study) {
   if (study.has("species") && temperatures.size() < 2)
     study.fail("species", "the Arrhenius analysis needs at least 2 temperatures");
   return temperatures;
+}
+
+// [study] steps: one count per temperature, or none (each run keeps the input's steps).
+std::vector<std::int64_t> checked_steps(const ConfigSection& study, std::size_t temperatures) {
+  if (!study.has("steps")) return {};
+  const std::vector<std::int64_t> steps = study.integer_array("steps");
+  if (steps.size() != temperatures)
+    study.fail("steps", fmt::format("expected {} values, one per temperature, got {}", temperatures, steps.size()));
+  for (const std::int64_t n : steps)
+    if (n < 1 || n > 1000000000000) study.fail("steps", fmt::format("expected step counts in [1, 1e12], got {}", n));
+  return steps;
 }
 
 fs::path study_directory(const ConfigSection& study) { return fs::absolute(study.path("directory")).lexically_normal(); }
@@ -267,7 +281,9 @@ InputFile study_member_input(const InputFile& input, const std::string& member) 
   if (found == names.end())
     throw InputError(fmt::format("{}: {} is not a run of [study] (its runs: {})", input.path(), member,
                                  fmt::join(names, ", ")));
-  const double temperature = temperatures[static_cast<std::size_t>(found - names.begin())];
+  const auto index = static_cast<std::size_t>(found - names.begin());
+  const double temperature = temperatures[index];
+  const std::vector<std::int64_t> steps = checked_steps(study, temperatures.size());
   for (const InputStage& stage : run_stages_of(input.without({"study"})))
     if (std::find(stage.sections.begin(), stage.sections.end(), "analysis") != stage.sections.end())
       throw InputError(fmt::format("{}:{}: [[stage]] {}: in a study, give [analysis] at the top level (it runs on "
@@ -280,6 +296,15 @@ InputFile study_member_input(const InputFile& input, const std::string& member) 
   if (places.empty())
     study.fail("temperatures", "the input sets no temperature for the study to vary ([velocities] or [integrator] "
                                "temperature, at the top level or in a stage)");
+  if (!steps.empty()) {
+    const std::vector<InputStage> stages = run_stages_of(out);
+    if (!stages.empty() && std::find(stages.back().sections.begin(), stages.back().sections.end(), "run") ==
+                               stages.back().sections.end())
+      study.fail("steps", fmt::format("the last [[stage]] ({}) has no [stage.run] of its own to set steps in: give "
+                                      "it one",
+                                      stages.back().name));
+    out = out.with_integer_in_last("stage", "run", "steps", steps[index]);
+  }
   const fs::path directory = study_directory(study) / member;
   out = out.with_output_directory(directory.string());
   check_outputs_are_relative(out);

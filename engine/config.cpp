@@ -507,6 +507,22 @@ InputFile InputFile::with_number_where_set(const std::string& array_name, const 
   return InputFile(path_, directory_, output_directory_, copy);
 }
 
+InputFile InputFile::with_integer_in_last(const std::string& array_name, const std::string& section,
+                                          const std::string& key, std::int64_t value) const {
+  auto copy = std::make_shared<toml::table>(*as_table(root_.get()));
+  toml::table* target = nullptr;
+  toml::array* array = copy->get_as<toml::array>(array_name);
+  toml::table* last = array && !array->empty() ? array->back().as_table() : nullptr;
+  for (toml::table* table : {last, static_cast<toml::table*>(copy.get())})
+    if (table) {
+      if (!table->get_as<toml::table>(section)) table->insert(section, toml::table{});
+      target = table->get_as<toml::table>(section);
+      break;
+    }
+  target->insert_or_assign(key, value);
+  return InputFile(path_, directory_, output_directory_, copy);
+}
+
 InputFile InputFile::with_output_directory(const std::string& directory) const {
   return InputFile(path_, directory_, directory, root_);
 }

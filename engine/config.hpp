@@ -177,6 +177,10 @@ class InputFile {
   // `places` receives where ("[integrator]", "[[stage]] 2 [integrator]").
   InputFile with_number_where_set(const std::string& array_name, const std::string& section, const std::string& key,
                                   double value, std::vector<std::string>& places) const;
+  // `key` = value in `section` of the last table of the array `array_name` (e.g. the last [[stage]]'s [run]);
+  // without the array, in the top-level `section`. The caller checks that the table sets `section` itself.
+  InputFile with_integer_in_last(const std::string& array_name, const std::string& section, const std::string& key,
+                                 std::int64_t value) const;
   // The directory relative output names resolve in (ConfigSection::output_path): the input file's own, or
   // another (a study's run directory).
   const std::string& output_directory() const { return output_directory_; }

@@ -147,6 +147,40 @@ TEST_CASE("study: each temperature's run is the plain run at that temperature, t
   }
 }
 
+TEST_CASE("study: steps per temperature set the length of the last stage only", "[app][study]") {
+  const std::string stages = R"(
+[[stage]]
+name = "warm"
+[stage.run]
+steps = 100
+thermo_every = 50
+
+[[stage]]
+name = "main"
+[stage.run]
+steps = {}
+thermo_every = 50
+)";
+  CliSandbox study;
+  study.write("input.toml", argon_input("[study]\ntemperatures = [120, 160]\nsteps = [200, 300]\n" +
+                                            fmt::format(stages, 1000),
+                                        "steps = 1000"));
+  const CommandResult result = study.run("run input.toml -t 1");
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  for (const auto& [run, steps] : {std::pair{"T120", 200.0}, std::pair{"T160", 300.0}}) {
+    INFO(run);
+    CHECK(nqmd::test::csv_column(study.read(fmt::format("study/{}/warm_thermo.csv", run)), 0).back() == 100.0);
+    CHECK(nqmd::test::csv_column(study.read(fmt::format("study/{}/main_thermo.csv", run)), 0).back() == steps);
+  }
+  // T160 is the plain staged run at 160 K whose last stage has 300 steps.
+  CliSandbox plain;
+  plain.write("input.toml", argon_input(fmt::format(stages, 300), "steps = 1000", 160.0));
+  REQUIRE(plain.run("run input.toml -t 1").exit_code == 0);
+  CHECK(without_speed(study.read("study/T160/main_thermo.csv")) == without_speed(plain.read("main_thermo.csv")));
+  CHECK(without_speed(study.read("study/T160/warm_thermo.csv")) == without_speed(plain.read("warm_thermo.csv")));
+}
+
 TEST_CASE("study: stopped by a signal or killed, it continues to the result of an uninterrupted study",
           "[app][study][signals]") {
   const std::string input = argon_input(kStudy + "concurrent = 2\n", "steps = 3000\ncheckpoint_every = 100");
@@ -217,6 +251,12 @@ TEST_CASE("study: bad studies are one line naming the key", "[app][study]") {
       {"one temperature for Arrhenius", "[study]\ntemperatures = [600]\nspecies = \"Ar\"\n",
        "[study] species: the Arrhenius analysis needs at least 2 temperatures"},
       {"unknown key", "[study]\ntemperatures = [600]\ntemperature_list = [1]\n", "temperature_list"},
+      {"steps of another length", "[study]\ntemperatures = [600, 700]\nsteps = [10]\n",
+       "[study] steps: expected 2 values, one per temperature, got 1"},
+      {"steps of no length", "[study]\ntemperatures = [600]\nsteps = [0]\n",
+       "[study] steps: expected step counts in [1, 1e12], got 0"},
+      {"steps for a last stage without [stage.run]", "[study]\ntemperatures = [600]\nsteps = [10]\n\n[[stage]]\nname = \"only\"\n",
+       "[study] steps: the last [[stage]] (only) has no [stage.run] of its own"},
   };
   for (const Case& c : cases) {
     INFO(c.name);
