@@ -1,5 +1,7 @@
 // [arrhenius]: tracer diffusion coefficients of one species from runs at several temperatures, the Arrhenius fit
-// ln D = ln D0 - Ea / (k_B T) with errors, and D extrapolated to another temperature.
+// ln D = ln D0 - Ea / (k_B T) with errors, and D extrapolated to another temperature; with the ion's charge, the
+// Nernst-Einstein conductivity sigma = n q^2 D* / (k_B T H_R) (Murch, Solid State Ionics 7, 177 (1982)) with
+// H_R = 1 and with the Haven ratio of each run's collective MSD.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -26,9 +28,37 @@ SectionSchema arrhenius_schema() {
       {KeySpec("runs", KeyType::string_array, "trajectory files, one per temperature (relative to this file)").require(),
        KeySpec("temperatures", KeyType::real_array, "temperature of each run (K)").require(),
        KeySpec("species", KeyType::string, "the diffusing species").require(),
-       KeySpec("extrapolate_to", KeyType::real, "also give D at this temperature (K), with its error").greater_than(0.0)}};
+       KeySpec("extrapolate_to", KeyType::real, "also give D at this temperature (K), with its error").greater_than(0.0),
+       KeySpec("charge", KeyType::real,
+               "charge of the diffusing ion (e), e.g. 1 for Li+: adds the Nernst-Einstein conductivity sigma = n q^2 "
+               "D* / (k_B T H_R) of each run (n: the species' atoms over the run's mean volume) with H_R = 1 and "
+               "with the run's Haven ratio D*/D_sigma (collective MSD, time blocks), and at extrapolate_to with "
+               "H_R = 1 and with the weighted mean H_R of the runs (n of the coldest run); conductivity.csv")}};
   for (const KeySpec& key : diffusion_fit_keys()) schema.keys.push_back(key);
   return schema;
+}
+
+// sigma = n q^2 D / (k_B T) in S/cm for n in 1/A^3, q in e, D in A^2/ps: e^2/eV = e C/V, and A ps = 1e-20 cm s.
+double nernst_einstein_s_per_cm(double number_density_per_a3, double charge_e, double d_a2_per_ps, double t_k) {
+  return number_density_per_a3 * charge_e * charge_e * d_a2_per_ps / (units::boltzmann_ev_per_k * t_k) *
+         units::elementary_charge_c * 1e20;
+}
+
+struct RunConductivity {
+  double temperature_k = 0.0;
+  double number_density_per_a3 = 0.0;
+  Estimate tracer_d;      // D*, A^2/ps
+  Estimate collective_d;  // D_sigma
+  Estimate haven_ratio;
+};
+
+RunConductivity run_conductivity(double temperature, const Trajectory& trajectory, const DiffusionResult& tracer,
+                                 const HavenRatioResult& haven) {
+  double volume = 0.0;
+  for (const TrajectoryFrame& frame : trajectory.frames) volume += frame.cell.volume();
+  volume /= static_cast<double>(trajectory.frames.size());
+  const auto atoms = static_cast<double>(std::count(trajectory.symbols.begin(), trajectory.symbols.end(), tracer.species));
+  return {temperature, atoms / volume, tracer.d_a2_per_ps, haven.collective.d_a2_per_ps, haven.haven_ratio};
 }
 
 class ArrheniusAnalysis final : public Analysis {
@@ -46,26 +76,40 @@ class ArrheniusAnalysis final : public Analysis {
     for (const double t : temperatures_)
       if (!(t > 0.0)) section.fail("temperatures", fmt::format("must be > 0 K (got {})", t));
     if (section.has("extrapolate_to")) extrapolate_to_ = section.real("extrapolate_to");
+    if (section.has("charge")) {
+      charge_ = section.real("charge");
+      if (!(*charge_ != 0.0) || !std::isfinite(*charge_)) section.fail("charge", "expected a nonzero charge (e)");
+    }
   }
 
   bool needs_trajectory() const override { return false; }
 
   void run(const AnalysisInput& input, AnalysisReport& report) override {
     std::vector<ArrheniusPoint> points;
+    std::vector<RunConductivity> conductivities;
     std::vector<std::vector<double>> columns(7);
     for (std::size_t k = 0; k < runs_.size(); ++k) {
       std::filesystem::path path(runs_[k]);
       if (path.is_relative() && !input.directory.empty()) path = std::filesystem::path(input.directory) / path;
       const Trajectory trajectory = about("runs", [&] { return read_trajectory(path.lexically_normal().string(), input.read_options); });
       checked_species(section(), "species", {species_}, trajectory);
-      const DiffusionResult result = about("runs", [&] {
-        try {
-          const MeanSquaredDisplacement msd(trajectory, options_.msd);
-          return msd.tracer_diffusion(species_, options_.fit);
-        } catch (const InputError& error) {
-          throw InputError(fmt::format("{}: {}", trajectory.source, error.what()));
-        }
-      });
+      const auto in_run = [&](const auto& step) {
+        return about("runs", [&] {
+          try {
+            return step();
+          } catch (const InputError& error) {
+            throw InputError(fmt::format("{}: {}", trajectory.source, error.what()));
+          }
+        });
+      };
+      const MeanSquaredDisplacement msd = in_run([&] { return MeanSquaredDisplacement(trajectory, options_.msd); });
+      const DiffusionResult result = in_run([&] { return msd.tracer_diffusion(species_, options_.fit); });
+      if (charge_) {
+        const HavenRatioResult haven = in_run([&] { return msd.haven_ratio(species_, options_.fit); });
+        for (const std::string& warning : haven.collective.warnings)
+          report.warn(name(), fmt::format("{} K ({}): {}", temperatures_[k], runs_[k], warning));
+        conductivities.push_back(run_conductivity(temperatures_[k], trajectory, result, haven));
+      }
       for (const std::string& warning : result.warnings)
         report.warn(name(), fmt::format("{} K ({}): {}", temperatures_[k], runs_[k], warning));
       const double d = result.d_a2_per_ps.value, error = result.d_a2_per_ps.error;
@@ -111,6 +155,7 @@ class ArrheniusAnalysis final : public Analysis {
                         {std::log(extrapolated->value)},
                         {extrapolated->error / extrapolated->value}});
     }
+    if (charge_) report_conductivity(conductivities, extrapolated, report);
 
     double x_low = *std::min_element(columns[1].begin(), columns[1].end());
     double x_high = *std::max_element(columns[1].begin(), columns[1].end());
@@ -143,11 +188,73 @@ class ArrheniusAnalysis final : public Analysis {
   }
 
  private:
+  // conductivity.csv and the summary: each run's sigma with H_R = 1 and from its collective MSD, and sigma at
+  // extrapolate_to with H_R = 1 and with the runs' inverse-variance weighted mean H_R (taken as independent of T).
+  void report_conductivity(const std::vector<RunConductivity>& runs, const std::optional<Estimate>& extrapolated,
+                           AnalysisReport& report) const {
+    const double q = *charge_;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    std::vector<std::vector<double>> columns(9);
+    double weight_sum = 0.0, weighted_haven = 0.0;
+    for (const RunConductivity& run : runs) {
+      const double per_d = nernst_einstein_s_per_cm(run.number_density_per_a3, q, 1.0, run.temperature_k);
+      const std::vector<double> row{run.temperature_k,
+                                    run.number_density_per_a3,
+                                    1e3 * per_d * run.tracer_d.value,
+                                    1e3 * per_d * run.tracer_d.error,
+                                    run.haven_ratio.value,
+                                    run.haven_ratio.error,
+                                    1e3 * per_d * run.collective_d.value,
+                                    1e3 * per_d * run.collective_d.error,
+                                    0.0};
+      for (std::size_t c = 0; c < row.size(); ++c) columns[c].push_back(row[c]);
+      report.summary(fmt::format("[arrhenius] {} K: n = {:.5g} /A^3, sigma(H_R = 1) = {} mS/cm; H_R = {}, "
+                                 "sigma(D_sigma) = {} mS/cm",
+                                 run.temperature_k, run.number_density_per_a3, format_estimate(row[2], row[3]),
+                                 format_estimate(row[4], row[5]), format_estimate(row[6], row[7])));
+      if (run.haven_ratio.error > 0.0 && std::isfinite(run.haven_ratio.error)) {
+        const double weight = 1.0 / (run.haven_ratio.error * run.haven_ratio.error);
+        weight_sum += weight;
+        weighted_haven += weight * run.haven_ratio.value;
+      }
+    }
+    const Estimate mean_haven = weight_sum > 0.0 ? Estimate{weighted_haven / weight_sum, 1.0 / std::sqrt(weight_sum)}
+                                                 : Estimate{nan, nan};
+    report.summary(fmt::format("[arrhenius] {}: mean Haven ratio H_R = {} (inverse-variance weighted over the runs)",
+                               species_, format_estimate(mean_haven.value, mean_haven.error)));
+    if (extrapolated) {
+      const auto coldest = std::min_element(runs.begin(), runs.end(), [](const auto& a, const auto& b) {
+        return a.temperature_k < b.temperature_k;
+      });
+      const double t = *extrapolate_to_;
+      const double per_d = 1e3 * nernst_einstein_s_per_cm(coldest->number_density_per_a3, q, 1.0, t);
+      const Estimate tracer{per_d * extrapolated->value, per_d * extrapolated->error};
+      // sigma / H_R, relative errors in quadrature.
+      const double with_haven = tracer.value / mean_haven.value;
+      const double with_haven_error =
+          std::abs(with_haven) * std::hypot(tracer.error / tracer.value, mean_haven.error / mean_haven.value);
+      const std::vector<double> row{t,          coldest->number_density_per_a3, tracer.value, tracer.error,
+                                    mean_haven.value, mean_haven.error,         with_haven,   with_haven_error,
+                                    1.0};
+      for (std::size_t c = 0; c < row.size(); ++c) columns[c].push_back(row[c]);
+      report.summary(fmt::format("[arrhenius] {}: sigma({} K) = {} mS/cm with H_R = 1, {} mS/cm with H_R = {} "
+                                 "(extrapolated; n of the {} K run)",
+                                 species_, t, format_estimate(tracer.value, tracer.error),
+                                 format_estimate(with_haven, with_haven_error),
+                                 format_estimate(mean_haven.value, mean_haven.error), coldest->temperature_k));
+    }
+    report.write_csv("conductivity.csv",
+                     {"temperature_K", "number_density_per_A3", "sigma_HR1_mS_per_cm", "sigma_HR1_err_mS_per_cm",
+                      "haven_ratio", "haven_ratio_err", "sigma_mS_per_cm", "sigma_err_mS_per_cm", "extrapolated"},
+                     columns);
+  }
+
   std::vector<std::string> runs_;
   std::vector<double> temperatures_;
   std::string species_;
   DiffusionAnalysisOptions options_;
   std::optional<double> extrapolate_to_;
+  std::optional<double> charge_;
 };
 
 const bool registered = AnalysisRegistry::instance().add(

@@ -60,6 +60,9 @@ const SectionSchema& study_section_schema() {
                              "temperatures (each run's last-stage trajectory)"));
     s.keys.push_back(
         KeySpec("extrapolate_to", KeyType::real, "with species: also give D at this temperature (K)").greater_than(0.0));
+    s.keys.push_back(KeySpec("charge", KeyType::real,
+                             "with species: the ion's charge (e) for the Nernst-Einstein conductivity of the "
+                             "Arrhenius analysis (its key charge)"));
     for (const KeySpec& key : analysis::diffusion_fit_keys()) s.keys.push_back(key);
     return s;
   }();
@@ -229,6 +232,7 @@ std::string write_arrhenius_input(const std::string& input_path, const ConfigSec
       input_path, fmt::join(files, ", "), fmt::join(temperatures, ", "),
       toml_quoted(study.string("species")));
   if (study.has("extrapolate_to")) text += fmt::format("extrapolate_to = {}\n", study.real("extrapolate_to"));
+  if (study.has("charge")) text += fmt::format("charge = {}\n", study.real("charge"));
   for (const KeySpec& key : analysis::diffusion_fit_keys()) {
     if (!study.has(key.name)) continue;
     if (key.type == KeyType::real)

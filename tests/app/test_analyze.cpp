@@ -491,6 +491,7 @@ runs = ["runs/t600.extxyz", "runs/t750.extxyz", "runs/t900.extxyz"]
 temperatures = [600, 750, 900]
 species = "Li"
 extrapolate_to = 300
+charge = 1
 
 [output]
 formats = ["png"]
@@ -528,6 +529,27 @@ formats = ["png"]
   INFO("D(300 K) = " << d300 << " +- " << d300_error << ", truth " << d_of(300.0));
   CHECK(std::abs(d300 - d_of(300.0)) < 3.0 * d300_error);
   CHECK(result.out.find("[arrhenius] Li: D*(300 K) = ") != std::string::npos);
+
+  // Nernst-Einstein in SI: sigma = n q^2 D / (k_B T), 64 walkers in the (1000 A)^3 box, q = 1.602176634e-19 C.
+  auto conductivity = read_csv(sandbox.read("analysis/conductivity.csv"));
+  REQUIRE(numbers(conductivity["temperature_K"]) == std::vector<double>{600.0, 750.0, 900.0, 300.0});
+  const double n_per_m3 = 64.0 / 1e-21, q_c = 1.602176634e-19, k_j_per_k = 1.380649e-23;
+  const auto sigma_ms_per_cm = [&](double d_a2_per_ps, double t) {
+    return n_per_m3 * q_c * q_c * (d_a2_per_ps * 1e-8) / (k_j_per_k * t) / 100.0 * 1e3;  // A^2/ps = 1e-8 m^2/s
+  };
+  const std::vector<double> sigma = numbers(conductivity["sigma_HR1_mS_per_cm"]),
+                            haven = numbers(conductivity["haven_ratio"]),
+                            haven_error = numbers(conductivity["haven_ratio_err"]);
+  for (std::size_t k = 0; k < 3; ++k) {
+    INFO("T = " << temperatures[k] << " K: H_R = " << haven[k] << " +- " << haven_error[k]);
+    CHECK(std::stod(conductivity["number_density_per_A3"][k]) == Approx(64.0 / 1e9));
+    CHECK(sigma[k] == Approx(sigma_ms_per_cm(d[k], temperatures[k])).epsilon(1e-6));
+    CHECK(std::abs(haven[k] - 1.0) < 3.0 * haven_error[k]);  // independent walkers: D_sigma = D*
+  }
+  CHECK(sigma[3] == Approx(sigma_ms_per_cm(d300, 300.0)).epsilon(1e-6));
+  CHECK(std::stod(conductivity["sigma_mS_per_cm"][3]) == Approx(sigma[3] / haven[3]).epsilon(1e-6));
+  CHECK(std::stod(conductivity["extrapolated"][3]) == 1.0);
+  CHECK(result.out.find("[arrhenius] Li: sigma(300 K) = ") != std::string::npos);
   if (gnuplot_present()) {
     CHECK(is_png(sandbox, "analysis/arrhenius.png"));
     CHECK_FALSE(sandbox.exists("analysis/arrhenius.svg"));  // formats = ["png"]
