@@ -36,7 +36,7 @@ inline constexpr double ase_time_unit_fs = 10.180505671156723;
 
 // The atomic units of the i-PI socket protocol as ASE 3.22 converts them (ase.units.Bohr and ase.units.Hartree,
 // CODATA 2014), not CODATA 2018's above: ASE's SocketIOCalculator then reads back exactly the A and eV sent.
-// (i-PI's own conversions differ from both in the 8th digit.)
+// (i-PI's own constants differ from these by 1e-7 relative for eV, 1e-8 for A.)
 inline constexpr double ipi_bohr_a = 0.5291772105638411;
 inline constexpr double ipi_hartree_ev = 27.211386024367243;
 
