@@ -114,8 +114,16 @@ void append(std::string& buffer, const T& value) {
 }  // namespace
 
 Connection::Connection(int fd, double timeout_seconds) : fd_(fd), timeout_seconds_(timeout_seconds) {
-  if (!(timeout_seconds > 0)) throw InputError(fmt::format("i-PI timeout must be positive, got {}", timeout_seconds));
-  set_nonblocking(fd_);
+  if (!(timeout_seconds > 0)) {
+    ::close(fd_);
+    throw InputError(fmt::format("i-PI timeout must be positive, got {}", timeout_seconds));
+  }
+  try {
+    set_nonblocking(fd_);
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
 }
 
 Connection::Connection(Connection&& other) noexcept : fd_(other.fd_), timeout_seconds_(other.timeout_seconds_) {
@@ -247,8 +255,7 @@ bool socket_file_removed(const std::string& path, double wait_seconds) {
   }
 }
 
-ServeEnd serve(Connection& connection, const std::function<void(const Positions&, Forces&)>& compute,
-               ServeCounts* counts) {
+ServeEnd serve(Connection& connection, const std::function<void(const Positions&, Forces&)>& compute) {
   constexpr double bohr = units::ipi_bohr_a, hartree = units::ipi_hartree_ev;
   bool initialised = false, have_data = false;
   Positions received;
@@ -302,7 +309,6 @@ ServeEnd serve(Connection& connection, const std::function<void(const Positions&
       if (forces.forces.size() != received.positions.size())
         throw std::logic_error("i-PI: the force callback returned forces for another number of atoms");
       have_data = initialised = true;
-      if (counts) ++counts->calls;
     } else if (header == "GETFORCE") {
       if (!have_data) throw InputError("the i-PI server asked for forces (GETFORCE) before sending positions (POSDATA)");
       answer.assign("FORCEREADY  ");

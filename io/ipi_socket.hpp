@@ -26,7 +26,7 @@ namespace nqmd::ipi {
 // A connected stream socket (closed when destroyed) with the timeout of every wait for the server.
 class Connection {
  public:
-  // Takes ownership of a connected socket `fd` (tests pass one end of a socketpair).
+  // Takes ownership of a connected socket `fd` (tests pass one end of a socketpair); timeout_seconds > 0.
   Connection(int fd, double timeout_seconds);
   Connection(Connection&& other) noexcept;
   Connection& operator=(Connection&&) = delete;
@@ -78,15 +78,10 @@ enum class ServeEnd {
   server_closed,  // the server closed the connection between calls
 };
 
-struct ServeCounts {
-  std::size_t calls = 0;  // POSDATA messages answered
-};
-
 // Answers the server's messages until EXIT or the connection closes between calls; `compute` fills the forces of
 // each POSDATA (it may throw InputError, e.g. for a wrong atom count). InputError for an unknown message, a
 // message out of order (GETFORCE before POSDATA), non-finite numbers in POSDATA, a negative or absurd atom count,
 // a connection that closes inside a message or with positions it has not asked forces for, and on timeouts.
-ServeEnd serve(Connection& connection, const std::function<void(const Positions&, Forces&)>& compute,
-               ServeCounts* counts = nullptr);
+ServeEnd serve(Connection& connection, const std::function<void(const Positions&, Forces&)>& compute);
 
 }  // namespace nqmd::ipi
