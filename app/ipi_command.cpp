@@ -21,7 +21,8 @@ namespace {
 void check_request(const IpiRequest& request) {
   if (request.unix_name.empty() == (request.port == 0))
     throw InputError("ipi: give either --unix NAME or --port PORT (with --host HOST), not both or neither");
-  if (!(request.timeout_seconds > 0)) throw InputError(fmt::format("--timeout {}: expected seconds > 0", request.timeout_seconds));
+  if (!(request.timeout_seconds > 0))
+    throw InputError(fmt::format("--timeout {}: expected seconds > 0", request.timeout_seconds));
   if (!(request.connect_seconds >= 0))
     throw InputError(fmt::format("--connect-timeout {}: expected seconds >= 0", request.connect_seconds));
   if (!(request.skin >= 0)) throw InputError(fmt::format("--skin {}: expected A >= 0", request.skin));

@@ -1,7 +1,11 @@
 // `nequip-md ipi` driven by ASE 3.22's SocketIOCalculator (Debian's /usr/bin/python3): the numbers ASE gets are
 // `nequip-md evaluate`'s, ASE's MD conserves energy as nequip-md's own NVE does, a relaxation with a cell filter
 // converges, and a server that dies, hangs or sends atoms that do not fit ends the client with exit 1 and a message.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +64,10 @@ std::map<std::string, double> printed_numbers(const std::string& text) {
 
 std::string water_model() { return nqmd::test::source_path("inputs/water/water_model.npz"); }
 std::string water_frames() { return nqmd::test::shared_path("data/water-64-deepmd/water.extxyz"); }
+// The arguments of the scripts that start a client: executable, model, ab-initio frames, socket name.
+std::string client_arguments(const std::string& name) {
+  return std::string("'") + NQMD_EXECUTABLE + "' '" + water_model() + "' '" + water_frames() + "' " + name;
+}
 
 // Shared by the scripts: the client as a Python user starts it, beside ASE's server.
 const char* const kClientHelper = R"(import os, subprocess, sys
@@ -140,8 +148,9 @@ print("client_exit", client.wait())
   struct Case {
     std::string model, data, extra;
   };
-  for (const Case& c : {Case{water_model(), "water.extxyz", ""},
-                        Case{nqmd::test::nequip_path("modelB/deployed.pth"), "metal.extxyz", "--species-map Cu=Cu,Au=Au"}}) {
+  const Case water{water_model(), "water.extxyz", ""};
+  const Case metal{nqmd::test::nequip_path("modelB/deployed.pth"), "metal.extxyz", "--species-map Cu=Cu,Au=Au"};
+  for (const Case& c : {water, metal}) {
     INFO(c.model);
     const auto evaluated = sandbox.run("evaluate --model '" + c.model + "' --data " + c.data +
                                        " --output evaluated.extxyz --force " + c.extra);
@@ -195,8 +204,7 @@ print("max_deviation_per_atom", np.abs(energies - energies[0]).max() / len(atoms
 print("client_exit", client.wait())
 )");
   const std::string name = unique_socket_name();
-  const int status =
-      run_python(sandbox, "md.py", std::string("'") + NQMD_EXECUTABLE + "' '" + water_model() + "' '" + water_frames() + "' " + name);
+  const int status = run_python(sandbox, "md.py", client_arguments(name));
   INFO(sandbox.read("python.txt") << sandbox.read("client_" + name + "_err.txt"));
   REQUIRE(status == 0);
   auto ase_values = printed_numbers(sandbox.read("python.txt"));
@@ -256,8 +264,7 @@ print("energy %.17g" % energy)
 print("client_exit", client.wait())
 )");
   const std::string name = unique_socket_name();
-  const int status = run_python(sandbox, "relax.py",
-                                std::string("'") + NQMD_EXECUTABLE + "' '" + water_model() + "' '" + water_frames() + "' " + name);
+  const int status = run_python(sandbox, "relax.py", client_arguments(name));
   INFO(sandbox.read("python.txt") << sandbox.read("client_" + name + "_err.txt"));
   REQUIRE(status == 0);
   auto values = printed_numbers(sandbox.read("python.txt"));
@@ -306,7 +313,8 @@ os.kill(os.getpid(), getattr(signal, how))  # mid-run: the client waits for its 
                                        " > server.txt 2>&1 &";
     REQUIRE(std::system(server_command.c_str()) == 0);
     // The structure file is the server's: wait for it (the client itself retries connecting until the server listens).
-    for (int k = 0; k < 300 && !sandbox.exists("server.pid"); ++k) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int k = 0; k < 300 && !sandbox.exists("server.pid"); ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
     REQUIRE(sandbox.exists("start.extxyz"));
     const auto start = std::chrono::steady_clock::now();
     const pid_t client = nqmd::test::start(sandbox, {"ipi", "--model", water_model(), "--structure", "start.extxyz",
@@ -343,7 +351,8 @@ os.kill(os.getpid(), getattr(signal, how))  # mid-run: the client waits for its 
   }
 }
 
-TEST_CASE("ipi: atoms that do not fit the structure, NaN positions and a flat cell are one-line errors", "[app][nequip][ipi]") {
+TEST_CASE("ipi: atoms that do not fit the structure, NaN positions and a flat cell are one-line errors",
+          "[app][nequip][ipi]") {
   if (!system_python_has_ase()) {
     WARN("skipped: /usr/bin/python3 cannot import ase");
     return;
@@ -378,8 +387,7 @@ with SocketIOCalculator(unixsocket=name) as calc:
   for (const auto& [which, message] : expected) {
     INFO(which);
     const std::string name = unique_socket_name();
-    const int status = run_python(sandbox, "bad.py",
-                                  std::string("'") + NQMD_EXECUTABLE + "' '" + water_model() + "' '" + water_frames() + "' " + name + " " + which);
+    const int status = run_python(sandbox, "bad.py", client_arguments(name) + " " + which);
     const std::string err = sandbox.read("client_" + name + "_err.txt");
     INFO(sandbox.read("python.txt") << err);
     REQUIRE(status == 0);
@@ -406,4 +414,44 @@ TEST_CASE("ipi: no server, or both --unix and --port, is an error", "[app][nequi
   const auto neither = sandbox.run("ipi --model '" + model + "' --structure '" + water_frames() + "'");
   CHECK(neither.exit_code == 1);
   CHECK(neither.err.find("give either --unix NAME or --port PORT") != std::string::npos);
+}
+
+TEST_CASE("ipi: over TCP, the client answers STATUS and stops cleanly on SIGTERM", "[app][nequip][ipi]") {
+  // A server of a few lines: listen on an ephemeral port of 127.0.0.1, ask for the status, then stop the client.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  socklen_t length = sizeof address;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  REQUIRE(::listen(listener, 1) == 0);
+  const int port = ntohs(address.sin_port);
+
+  CliSandbox sandbox;
+  const pid_t client = nqmd::test::start(sandbox, {"ipi", "--model", water_model(), "--structure", water_frames(),
+                                                   "--host", "127.0.0.1", "--port", std::to_string(port)});
+  pollfd waiting{listener, POLLIN, 0};
+  REQUIRE(::poll(&waiting, 1, 60000) == 1);
+  const int connection = ::accept(listener, nullptr, nullptr);
+  REQUIRE(connection >= 0);
+  const char status[13] = "STATUS      ";
+  REQUIRE(::write(connection, status, 12) == 12);
+  char answer[13] = {};
+  std::size_t got = 0;
+  pollfd reading{connection, POLLIN, 0};
+  while (got < 12 && ::poll(&reading, 1, 60000) == 1) {
+    const ssize_t n = ::read(connection, answer + got, 12 - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  CHECK(std::string(answer) == "NEEDINIT    ");
+  ::kill(client, SIGTERM);
+  const int exit_code = nqmd::test::wait_for(client);
+  ::close(connection);
+  ::close(listener);
+  INFO(sandbox.read("stdout.txt") << sandbox.read("stderr.txt"));
+  CHECK(exit_code == 128 + SIGTERM);
+  CHECK(sandbox.read("stderr.txt").find("stopped by SIGTERM") != std::string::npos);
 }
