@@ -136,7 +136,7 @@ Connection::~Connection() {
 
 bool Connection::wait_readable() { return wait_for(fd_, POLLIN, timeout_seconds_); }
 
-std::string Connection::receive_header() {
+std::optional<std::string> Connection::receive_header() {
   char header[kHeaderBytes];
   std::size_t got = 0;
   while (got < kHeaderBytes) {
@@ -144,7 +144,7 @@ std::string Connection::receive_header() {
     if (n > 0) {
       got += static_cast<std::size_t>(n);
     } else if (n == 0) {
-      if (got == 0) return "";
+      if (got == 0) return std::nullopt;
       throw InputError("the i-PI server closed the connection in the middle of a message header");
     } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
       if (!wait_readable())
@@ -262,12 +262,13 @@ ServeEnd serve(Connection& connection, const std::function<void(const Positions&
   Forces forces;
   std::string answer;
   for (;;) {
-    const std::string header = connection.receive_header();
-    if (header.empty()) {
+    const std::optional<std::string> received_header = connection.receive_header();
+    if (!received_header) {
       if (have_data)
         throw InputError("the i-PI server closed the connection after sending positions, before asking for forces");
       return ServeEnd::server_closed;
     }
+    const std::string& header = *received_header;
     if (header == "STATUS") {
       connection.send_header(have_data ? "HAVEDATA" : initialised ? "READY" : "NEEDINIT");
     } else if (header == "INIT") {
@@ -323,7 +324,7 @@ ServeEnd serve(Connection& connection, const std::function<void(const Positions&
       answer += forces.extra;
       connection.send(answer.data(), answer.size());  // one send: one packet for a small system
       have_data = false;
-    } else if (header == "EXIT") {
+    } else if (header == "EXIT" || header.empty()) {
       return ServeEnd::exit_message;
     } else {
       throw InputError(fmt::format("the i-PI server sent an unknown message '{}' (expected STATUS, INIT, POSDATA, "

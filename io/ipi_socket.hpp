@@ -7,7 +7,7 @@
 //   POSDATA  <- 9 float64 cell, 9 float64 inverse cell, int32 natoms, 3 natoms float64 positions
 //   GETFORCE -> "FORCEREADY", float64 energy, int32 natoms, 3 natoms float64 forces, 9 float64 virial,
 //               int32 n, n bytes of extra string
-//   EXIT        the client stops
+//   EXIT        the client stops (so does a blank header, as old servers sent)
 //
 // On the wire: native byte order (both ends on one machine or alike), Bohr and Hartree as ASE converts them
 // (units::ipi_bohr_a, units::ipi_hartree_ev), forces Hartree/Bohr, virial Hartree (-dE/d(strain), not divided by
@@ -16,6 +16,7 @@
 //
 // Nothing here knows what computes the forces: serve() hands each POSDATA, converted to A, to a callback.
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,10 +34,10 @@ class Connection {
   Connection(const Connection&) = delete;
   ~Connection();
 
-  // The next header, trimmed of its padding; "" if the server closed the connection here (between messages).
-  // InputError if nothing arrives within the timeout, the connection breaks inside a header, or a stop signal
-  // arrives (then StopRequested).
-  std::string receive_header();
+  // The next header, trimmed of its padding (an all-blank header, old servers' way to say EXIT, is ""); nothing
+  // if the server closed the connection here (between messages). InputError if nothing arrives within the
+  // timeout or the connection breaks inside a header; StopRequested if a stop signal arrives meanwhile.
+  std::optional<std::string> receive_header();
   // Exactly `size` bytes of the message `what` (InputError naming it if the server stops sending).
   void receive(void* data, std::size_t size, const char* what);
   void send_header(const std::string& header);

@@ -180,6 +180,14 @@ TEST_CASE("ipi socket: POSDATA without INIT (as ASE may send it) and the connect
   CHECK(ipi::serve(connection, fake_forces) == ipi::ServeEnd::server_closed);
 }
 
+TEST_CASE("ipi socket: a blank header ends the conversation as EXIT does", "[ipi]") {
+  FakeServer server;
+  server.header("STATUS");
+  server.header("");
+  ipi::Connection connection = server.connection();
+  CHECK(ipi::serve(connection, fake_forces) == ipi::ServeEnd::exit_message);
+}
+
 TEST_CASE("ipi socket: an unknown message is an error that names it", "[ipi]") {
   FakeServer server;
   server.header("STATUS");
