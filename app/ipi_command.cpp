@@ -53,7 +53,7 @@ void run_ipi_client(const IpiRequest& request) {
   // From here a stop signal ends the wait for the next message (the server sees the connection close).
   begin_graceful_stops();
 
-  std::uint64_t calls = 0;
+  std::uint64_t calls = 0, calls_outside = 0;
   double compute_seconds = 0;
   const auto compute = [&](const ipi::Positions& received, ipi::Forces& answer) {
     if (received.positions.size() != system.size())
@@ -76,11 +76,16 @@ void run_ipi_client(const IpiRequest& request) {
     evaluation.set_step(calls++);
     const ForceResult& result = evaluation.compute(system);
     compute_seconds += clock.lap();
+    // As evaluate counts them: configurations with atoms closer than any such pair in the model's training data.
+    if (!result.extrapolation.empty() && calls_outside++ == 0)
+      log::warn("call {}: {} atoms outside the model's training data, e.g. {} (counted until the end)", calls,
+                result.extrapolation.size(), describe_extrapolation(result.extrapolation.front(), system));
     answer.energy = result.energy;
     answer.forces = result.forces;
     answer.virial = result.virial;
   };
   const ipi::ServeEnd end = ipi::serve(connection, compute);
+  if (calls_outside > 0) log::warn("{} of {} calls had atoms outside the model's training data", calls_outside, calls);
   const std::string summary =
       fmt::format("{} calls, {} neighbour-list builds, {:.3g} s in the neighbour list and the model", calls,
                   evaluation.neighbor_list().num_builds(), compute_seconds);

@@ -30,7 +30,8 @@ K = 200
 
 
 def small_water_box(frame):
-    """The 8 whole molecules whose O lies in the first octant of a 64-molecule frame, in a cell of half its edge."""
+    """The 8 whole molecules whose O lies in the first octant of a 64-molecule frame, in a cube of half its edge
+    plus 1 A (no pair closer than in the model's training data)."""
     half = frame.cell[0, 0] / 2
     symbols = frame.get_chemical_symbols()
     hydrogens = [i for i, s in enumerate(symbols) if s == "H"]
@@ -44,7 +45,7 @@ def small_water_box(frame):
             for k in np.argsort(np.linalg.norm(vectors, axis=1))[:2]:
                 kept.append("H")
                 positions.append(x + vectors[k])
-    return Atoms(kept, positions=positions, cell=[half] * 3, pbc=True)
+    return Atoms(kept, positions=positions, cell=[half + 1.0] * 3, pbc=True)
 
 
 def frames_of(atoms, count):
