@@ -49,26 +49,17 @@ void evaluate_frames(const EvaluateRequest& request) {
   (void)request;
   throw InputError("evaluate: this nequip-md was built without NequIP (libtorch)");
 #else
+  const ModelArguments& model = request.model_arguments;
   if (!request.output.empty()) {
-    std::vector<NamedFile> inputs{{"--model", request.model}, {"--data", request.data}};
-    for (const std::string& path : request.training_data) inputs.push_back({"--training-data", path});
+    std::vector<NamedFile> inputs{{"--model", model.model}, {"--data", request.data}};
+    for (const std::string& path : model.training_data) inputs.push_back({"--training-data", path});
     check_output_files({{"--output", request.output}}, inputs);
     if (!request.force && std::filesystem::exists(request.output))
       throw InputError(fmt::format("--output {} already exists; choose another name or pass --force to replace it",
                                    request.output));
   }
-  nequip::PotentialOptions options;
-  options.model = request.model;
-  options.backend = nequip::parse_backend(request.backend, "--backend");
-  options.dtype = nequip::parse_precision(request.dtype, "--dtype");
-  options.threads = request.threads;
-  options.model_where = "--model";
-  options.species_map_where = "--species-map";
-  if (!request.species_map.empty())
-    options.species_map = nequip::parse_species_map(request.species_map, "--species-map");
-  options.training_data = request.training_data;
-  options.training_data_where = "--training-data";
-  nequip::NequipPotential potential(options);
+  const std::unique_ptr<nequip::NequipPotential> loaded = load_nequip_model(model, "evaluate");
+  nequip::NequipPotential& potential = *loaded;
   const bool has_domain = !potential.training_domain().empty();
 
   ExtxyzReader reader(request.data);
@@ -140,7 +131,7 @@ void evaluate_frames(const EvaluateRequest& request) {
     });
   }
 
-  log::result("evaluated {} frames ({} atoms) with NequIP model '{}' (backend {}, {})\n", frames, atoms, request.model,
+  log::result("evaluated {} frames ({} atoms) with NequIP model '{}' (backend {}, {})\n", frames, atoms, model.model,
              nequip::name(potential.backend()), nequip::name(potential.dtype()));
   if (!request.output.empty()) log::result("results written to {}\n", request.output);
   if (has_domain) {

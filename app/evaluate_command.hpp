@@ -11,20 +11,16 @@
 // from --training-data files), frames with atoms closer than those are counted (and the deepest case named),
 // and written frames carry info `outside_training_domain` = the number of such atoms: candidates to label next.
 #include <string>
-#include <vector>
+
+#include "app/model_arguments.hpp"
 
 namespace nqmd {
 
 struct EvaluateRequest {
-  std::string model;
+  ModelArguments model_arguments;
   std::string data;
   std::string output;            // "" for none; never one of the inputs, and replaced only with `force`
   bool force = false;
-  std::string backend = "native";
-  std::string dtype;             // "" for the model's own
-  std::string species_map;       // "Cu=Cu,Au=Au", "" for matching by name
-  int threads = 0;
-  std::vector<std::string> training_data;  // extxyz training frames for a model file without a record
 };
 
 // Throws InputError on bad input (missing file, species the model lacks, no frames, an output that is an input

@@ -12,6 +12,7 @@
 #include "app/build_info.hpp"
 #include "app/evaluate_command.hpp"
 #include "app/input_reference.hpp"
+#include "app/ipi_command.hpp"
 #include "app/run_command.hpp"
 #include "app/train_command.hpp"
 #include "engine/error.hpp"
@@ -63,20 +64,47 @@ int main(int argc, char** argv) {
 
   nqmd::EvaluateRequest evaluate_request;
   CLI::App* evaluate = app.add_subcommand("evaluate", "evaluate a NequIP model on extxyz frames; score it against their labels");
-  evaluate->add_option("--model", evaluate_request.model, "nequip-deploy .pth or native model file")->required();
+  evaluate->add_option("--model", evaluate_request.model_arguments.model, "nequip-deploy .pth or native model file")->required();
   evaluate->add_option("--data", evaluate_request.data, "extxyz frames")->required();
   evaluate->add_option("--output", evaluate_request.output, "extxyz file for the frames with the model's results");
   evaluate->add_flag("-f,--force", evaluate_request.force, "replace an existing --output file");
-  evaluate->add_option("--backend", evaluate_request.backend, "native (default) or torchscript")
+  evaluate->add_option("--backend", evaluate_request.model_arguments.backend, "native (default) or torchscript")
       ->check(CLI::IsMember({"native", "torchscript"}));
-  evaluate->add_option("--dtype", evaluate_request.dtype, "float64 or float32 (default: the model's own)")
+  evaluate->add_option("--dtype", evaluate_request.model_arguments.dtype, "float64 or float32 (default: the model's own)")
       ->check(CLI::IsMember({"float64", "float32"}));
-  evaluate->add_option("--species-map", evaluate_request.species_map, "chemical symbol to model type, e.g. Cu=Cu,Au=Au");
-  evaluate->add_option("--threads", evaluate_request.threads, "torch threads (0: OMP_NUM_THREADS or torch's default)")
+  evaluate->add_option("--species-map", evaluate_request.model_arguments.species_map, "chemical symbol to model type, e.g. Cu=Cu,Au=Au");
+  evaluate->add_option("--threads", evaluate_request.model_arguments.threads, "torch threads (0: OMP_NUM_THREADS or torch's default)")
       ->check(CLI::NonNegativeNumber);
-  evaluate->add_option("--training-data", evaluate_request.training_data,
+  evaluate->add_option("--training-data", evaluate_request.model_arguments.training_data,
                        "extxyz training frames of the model: count atoms closer than their closest pairs (models "
                        "trained by nequip-md carry this record)");
+
+  nqmd::IpiRequest ipi_request;
+  CLI::App* ipi = app.add_subcommand("ipi", "serve a NequIP model to i-PI or ASE (SocketIOCalculator) over the i-PI "
+                                            "socket protocol (docs/python.md)");
+  ipi->add_option("--model", ipi_request.model_arguments.model, "nequip-deploy .pth or native model file")->required();
+  ipi->add_option("--structure", ipi_request.structure, "extxyz file whose first frame gives the species and pbc")
+      ->required();
+  CLI::Option* ipi_unix = ipi->add_option("--unix", ipi_request.unix_name, "connect to the unix socket /tmp/ipi_NAME");
+  CLI::Option* ipi_port = ipi->add_option("--port", ipi_request.port, "connect to TCP port PORT of --host")
+                              ->check(CLI::Range(1, 65535));
+  ipi->add_option("--host", ipi_request.host, "server host name or address for --port (default localhost)")
+      ->needs(ipi_port);
+  ipi_unix->excludes(ipi_port);
+  ipi->add_option("--timeout", ipi_request.timeout_seconds,
+                  "seconds to wait for the server's next message before giving up (default 600)");
+  ipi->add_option("--connect-timeout", ipi_request.connect_seconds,
+                  "seconds to retry connecting while the server is not listening yet (default 30)");
+  ipi->add_option("--skin", ipi_request.skin, "neighbour-list skin (A, default 1): rebuilt when an atom moves skin/2");
+  ipi->add_option("--backend", ipi_request.model_arguments.backend, "native (default) or torchscript")
+      ->check(CLI::IsMember({"native", "torchscript"}));
+  ipi->add_option("--dtype", ipi_request.model_arguments.dtype, "float64 or float32 (default: the model's own)")
+      ->check(CLI::IsMember({"float64", "float32"}));
+  ipi->add_option("--species-map", ipi_request.model_arguments.species_map,
+                  "chemical symbol to model type, e.g. Cu=Cu,Au=Au");
+  ipi->add_option("--threads", ipi_request.model_arguments.threads,
+                  "torch threads (0: OMP_NUM_THREADS or torch's default)")
+      ->check(CLI::NonNegativeNumber);
 
   try {
     app.parse(argc, argv);
@@ -102,6 +130,9 @@ int main(int argc, char** argv) {
       nqmd::run_training(train_request);
     } else if (*evaluate) {
       nqmd::evaluate_frames(evaluate_request);
+    } else if (*ipi) {
+      nqmd::install_stop_signal_handlers();
+      nqmd::run_ipi_client(ipi_request);
     } else if (*analyze) {
       nqmd::run_analysis(analysis_request);
     } else if (*reference) {

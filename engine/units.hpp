@@ -34,6 +34,12 @@ inline constexpr double amu_per_a3_to_g_per_cm3 = atomic_mass_kg * 1e3 / 1e-24;
 // ASE's momenta (extxyz column `momenta`) are amu*A/(this unit).
 inline constexpr double ase_time_unit_fs = 10.180505671156723;
 
+// The atomic units of the i-PI socket protocol as ASE 3.22 converts them (ase.units.Bohr and ase.units.Hartree,
+// CODATA 2014), not CODATA 2018's above: ASE's SocketIOCalculator then reads back exactly the A and eV sent.
+// (i-PI's own constants differ from these by 1e-7 relative for eV, 1e-8 for A.)
+inline constexpr double ipi_bohr_a = 0.5291772105638411;
+inline constexpr double ipi_hartree_ev = 27.211386024367243;
+
 inline constexpr double fs_per_ps = 1000.0;
 inline constexpr double ns_per_fs = 1e-6;
 
