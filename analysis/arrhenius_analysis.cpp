@@ -54,9 +54,7 @@ struct RunConductivity {
 
 RunConductivity run_conductivity(double temperature, const Trajectory& trajectory, const DiffusionResult& tracer,
                                  const HavenRatioResult& haven) {
-  double volume = 0.0;
-  for (const TrajectoryFrame& frame : trajectory.frames) volume += frame.cell.volume();
-  volume /= static_cast<double>(trajectory.frames.size());
+  const double volume = mean_volume(trajectory);
   const auto atoms = static_cast<double>(std::count(trajectory.symbols.begin(), trajectory.symbols.end(), tracer.species));
   return {temperature, atoms / volume, tracer.d_a2_per_ps, haven.collective.d_a2_per_ps, haven.haven_ratio};
 }

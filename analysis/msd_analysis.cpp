@@ -258,9 +258,7 @@ class MsdAnalysis final : public Analysis {
   // periodic cell of edge L, xi = 2.837297.
   void yeh_hummer(const Trajectory& trajectory, const std::string& name, const DiffusionResult& tracer,
                   AnalysisReport& report) const {
-    double volume = 0.0;
-    for (const auto& frame : trajectory.frames) volume += frame.cell.volume();
-    volume /= static_cast<double>(trajectory.frames.size());
+    const double volume = mean_volume(trajectory);
     if (!(volume > 0)) {
       report.warn(this->name(), "Yeh-Hummer correction needs a periodic cell; skipped");
       return;

@@ -62,6 +62,12 @@ void check_frames(const Trajectory& trajectory) {
   for (std::size_t k = 0; k < trajectory.frames.size(); ++k) check_frame(trajectory, trajectory.frames[k], k);
 }
 
+double mean_volume(const Trajectory& trajectory) {
+  double volume = 0.0;
+  for (const TrajectoryFrame& frame : trajectory.frames) volume += frame.cell.volume();
+  return volume / static_cast<double>(trajectory.frames.size());
+}
+
 double uniform_frame_interval(const Trajectory& trajectory, const std::string& analysis) {
   const std::vector<TrajectoryFrame>& frames = trajectory.frames;
   if (!trajectory.has_times)

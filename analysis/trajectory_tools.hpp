@@ -39,4 +39,7 @@ void check_frames(const Trajectory& trajectory);
 // times do not increase evenly (to 1e-3 of the interval: MSD and VACF assume a uniform time grid).
 double uniform_frame_interval(const Trajectory& trajectory, const std::string& analysis);
 
+// Mean cell volume over the frames (A^3; 0 for frames without a periodic cell).
+double mean_volume(const Trajectory& trajectory);
+
 }  // namespace nqmd::analysis

@@ -138,44 +138,41 @@ bool Connection::wait_readable() { return wait_for(fd_, POLLIN, timeout_seconds_
 
 std::optional<std::string> Connection::receive_header() {
   char header[kHeaderBytes];
-  std::size_t got = 0;
-  while (got < kHeaderBytes) {
-    const ssize_t n = ::recv(fd_, header + got, kHeaderBytes - got, 0);
-    if (n > 0) {
-      got += static_cast<std::size_t>(n);
-    } else if (n == 0) {
-      if (got == 0) return std::nullopt;
-      throw InputError("the i-PI server closed the connection in the middle of a message header");
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-      if (!wait_readable())
-        throw InputError(fmt::format("no message from the i-PI server in {:g} s (the timeout); is it still running?",
-                                     timeout_seconds_));
-    } else {
-      throw InputError(fmt::format("the connection to the i-PI server broke: {}", std::strerror(errno)));
-    }
-  }
+  if (!receive_or_closed(header, kHeaderBytes, nullptr)) return std::nullopt;
   std::string text(header, kHeaderBytes);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\0')) text.pop_back();
   return text;
 }
 
 void Connection::receive(void* data, std::size_t size, const char* what) {
-  char* bytes = static_cast<char*>(data);
+  if (!receive_or_closed(static_cast<char*>(data), size, what))
+    throw InputError(fmt::format("the i-PI server closed the connection in the middle of {}", what));
+}
+
+bool Connection::receive_or_closed(char* bytes, std::size_t size, const char* what) {
+  const char* part = what != nullptr ? what : "a message header";
   std::size_t got = 0;
   while (got < size) {
     const ssize_t n = ::recv(fd_, bytes + got, size - got, 0);
     if (n > 0) {
       got += static_cast<std::size_t>(n);
     } else if (n == 0) {
-      throw InputError(fmt::format("the i-PI server closed the connection in the middle of {}", what));
+      if (got == 0) return false;
+      throw InputError(fmt::format("the i-PI server closed the connection in the middle of {}", part));
     } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-      if (!wait_readable())
-        throw InputError(fmt::format("the i-PI server stopped sending in the middle of {} (nothing for {:g} s)", what,
+      if (wait_readable()) continue;
+      if (what == nullptr)
+        throw InputError(fmt::format("no message from the i-PI server in {:g} s (the timeout); is it still running?",
                                      timeout_seconds_));
+      throw InputError(fmt::format("the i-PI server stopped sending in the middle of {} (nothing for {:g} s)", what,
+                                   timeout_seconds_));
+    } else if (what == nullptr) {
+      throw InputError(fmt::format("the connection to the i-PI server broke: {}", std::strerror(errno)));
     } else {
       throw InputError(fmt::format("the connection to the i-PI server broke in {}: {}", what, std::strerror(errno)));
     }
   }
+  return true;
 }
 
 void Connection::send_header(const std::string& header) {

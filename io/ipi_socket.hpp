@@ -44,6 +44,8 @@ class Connection {
   void send(const void* data, std::size_t size);
 
  private:
+  // Exactly `size` bytes of `what` (nullptr: a header); false if the server closed the connection before the first.
+  bool receive_or_closed(char* bytes, std::size_t size, const char* what);
   // Waits until the socket is readable; false on timeout.
   bool wait_readable();
   int fd_;
