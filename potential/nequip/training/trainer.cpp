@@ -275,12 +275,31 @@ std::vector<std::string> training_output_files(const std::string& directory) {
   return {paths.checkpoint, paths.best_model, paths.last_model, paths.metrics_csv, paths.test_errors};
 }
 
-TrainingReport train_nequip(const TrainingSettings& s, const std::function<void(const std::string&)>& log) {
-  if (!(s.learning_rate > 0)) throw InputError("[optimizer] learning_rate must be > 0");
-  if (s.threads > 0) torch::set_num_threads(s.threads);
+namespace {
+
+// The settings of this run of the training: --resume of a training killed before its first checkpoint (its
+// directory holds at most the models of an unfinished first epoch) starts it over, which gives the same models.
+TrainingSettings settings_of_this_run(const TrainingSettings& requested, const OutputPaths& paths,
+                                      const std::function<void(const std::string&)>& log) {
+  TrainingSettings s = requested;
+  if (s.resume && !fs::exists(paths.checkpoint) && !earlier_training_file(s.directory).empty()) {
+    log(fmt::format("--resume: no checkpoint '{}' yet (the training stopped before its first epoch ended); it "
+                    "starts from the beginning",
+                    paths.checkpoint));
+    s.resume = false;
+  }
+  return s;
+}
+
+}  // namespace
+
+TrainingReport train_nequip(const TrainingSettings& requested, const std::function<void(const std::string&)>& log) {
+  if (!(requested.learning_rate > 0)) throw InputError("[optimizer] learning_rate must be > 0");
+  if (requested.threads > 0) torch::set_num_threads(requested.threads);
   const Clock::time_point start = Clock::now();
-  fs::create_directories(s.directory);
-  const OutputPaths paths(s.directory);
+  fs::create_directories(requested.directory);
+  const OutputPaths paths(requested.directory);
+  const TrainingSettings s = settings_of_this_run(requested, paths, log);
 
   // Model types: the initial model's, the given species, or every species of the data by atomic number.
   std::vector<std::string> type_names = s.species;
