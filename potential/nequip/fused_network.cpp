@@ -61,6 +61,11 @@ struct Scratch : fused::RadialScratch<T> {
 
 using Clock = std::chrono::steady_clock;
 
+// The radial MLP's outputs and activation slopes of every edge and layer are kept from the forward pass for the
+// backward pass when they take at most this much memory (model A at 2048 atoms: 31 MB), and recomputed otherwise
+// (large models on large cells). Keeping them saves a third of the MLP's work, and half of its activations.
+constexpr std::size_t kDefaultKeptRadialBytes = std::size_t{256} << 20;
+
 template <typename T>
 class FusedNetworkT final : public FusedNetwork {
  public:
@@ -71,6 +76,7 @@ class FusedNetworkT final : public FusedNetwork {
     profile_ = FusedProfile();
   }
   const FusedProfile& profile() const override { return profile_; }
+  void set_kept_radial_limit(std::size_t bytes) override { kept_radial_limit_ = bytes; }
 
  private:
   // The energies into `output`; keeps what the backward pass needs.
@@ -79,10 +85,14 @@ class FusedNetworkT final : public FusedNetwork {
   void backward(std::size_t num_atoms, int threads, Clock::time_point& clock);
   // Forces (and the virial if `virial`) from d(E)/d(edge vector).
   void forces_and_virial(std::size_t num_atoms, bool virial, ModelOutput& output) const;
+  // `kept`: where the radial MLP's outputs and slopes of the layer's edges are kept between the two passes
+  // (nullptr: recomputed in the backward pass).
   void edge_forward(const Layer<T>& layer, std::size_t begin, std::size_t end, const Features<T>& x1,
-                    Features<T>& aggregated, Scratch<T>& scratch, bool timed);
+                    Features<T>& aggregated, Scratch<T>& scratch, T* kept, bool timed);
   void edge_backward(const Layer<T>& layer, std::size_t begin, std::size_t end, const Features<T>& x1,
-                     const Features<T>& aggregated_grad, Scratch<T>& scratch, bool timed);
+                     const Features<T>& aggregated_grad, Scratch<T>& scratch, const T* kept, bool timed);
+  // Sizes kept_radial_ for `num_edges` edges, or empties it if that would take more than kept_radial_limit_.
+  void plan_kept_radial(std::size_t num_edges);
   double flop_count(std::size_t num_atoms, std::size_t num_edges) const;
   void add_time(const char* stage, Clock::time_point& start) {
     const Clock::time_point now = Clock::now();
@@ -106,6 +116,8 @@ class FusedNetworkT final : public FusedNetwork {
   EdgeGeometry<T> geometry_;
   std::vector<Features<T>> x1_, conv_;  // per layer: linear_1 output, gate input
   std::vector<Scratch<T>> scratch_;
+  std::vector<fused::Buffer<T>> kept_radial_;  // per layer, [edge][kept_per_edge()]; empty: recomputed
+  std::size_t kept_radial_limit_ = kDefaultKeptRadialBytes;
   Features<T> h_, next_, aggregated_, grad_h_, grad_conv_, grad_aggregated_;
 
   bool profiling_ = false;
@@ -148,14 +160,15 @@ FusedNetworkT<T>::FusedNetworkT(const NequipNetwork& network)
 
 template <typename T>
 void FusedNetworkT<T>::edge_forward(const Layer<T>& layer, std::size_t begin, std::size_t end, const Features<T>& x1,
-                                    Features<T>& aggregated, Scratch<T>& scratch, bool timed) {
+                                    Features<T>& aggregated, Scratch<T>& scratch, T* kept, bool timed) {
   Clock::time_point clock = Clock::now();
   const std::size_t numel = layer.radial.outputs();
   const std::size_t num_sh = geometry_.num_sh(), nb = geometry_.num_basis();
   scratch.path_buffer.resize(layer.path_buffer);
   for (std::size_t chunk = begin; chunk < end; chunk += kChunk) {
     const std::size_t count = std::min(kChunk, end - chunk);
-    layer.radial.forward(geometry_.embedding_values.data() + chunk * nb, count, scratch, false);
+    layer.radial.forward(geometry_.embedding_values.data() + chunk * nb, count, scratch, kept != nullptr);
+    if (kept) layer.radial.keep(scratch, count, kept + chunk * layer.radial.kept_per_edge());
     if (timed) add_time("radial MLP (forward)", clock);
     for (std::size_t q = 0; q < count; ++q) {
       const std::size_t s = chunk + q;
@@ -174,7 +187,8 @@ void FusedNetworkT<T>::edge_forward(const Layer<T>& layer, std::size_t begin, st
 
 template <typename T>
 void FusedNetworkT<T>::edge_backward(const Layer<T>& layer, std::size_t begin, std::size_t end, const Features<T>& x1,
-                                     const Features<T>& aggregated_grad, Scratch<T>& scratch, bool timed) {
+                                     const Features<T>& aggregated_grad, Scratch<T>& scratch, const T* kept,
+                                     bool timed) {
   Clock::time_point clock = Clock::now();
   const std::size_t numel = layer.radial.outputs();
   const std::size_t num_sh = geometry_.num_sh(), nb = geometry_.num_basis();
@@ -182,9 +196,13 @@ void FusedNetworkT<T>::edge_backward(const Layer<T>& layer, std::size_t begin, s
   scratch.path_buffer.resize(layer.path_buffer);
   for (std::size_t chunk = begin; chunk < end; chunk += kChunk) {
     const std::size_t count = std::min(kChunk, end - chunk);
-    // The radial MLP is recomputed, not stored.
-    layer.radial.forward(geometry_.embedding_values.data() + chunk * nb, count, scratch, true);
-    if (timed) add_time("radial MLP (recomputed in backward)", clock);
+    if (kept) {
+      layer.radial.restore(kept + chunk * layer.radial.kept_per_edge(), count, scratch);
+      if (timed) add_time("radial MLP (kept from the forward pass)", clock);
+    } else {
+      layer.radial.forward(geometry_.embedding_values.data() + chunk * nb, count, scratch, true);
+      if (timed) add_time("radial MLP (recomputed in backward)", clock);
+    }
     scratch.weight_grads.resize(kChunk * numel);
     for (std::size_t q = 0; q < count; ++q) {
       const std::size_t s = chunk + q;
@@ -214,6 +232,7 @@ void FusedNetworkT<T>::evaluate(const AtomicGraph& graph, bool virial, int threa
   geometry_.forward(graph, threads);
   stage("edge geometry, spherical harmonics, radial basis", clock);
   if (scratch_.size() < static_cast<std::size_t>(threads)) scratch_.resize(static_cast<std::size_t>(threads));
+  plan_kept_radial(num_edges);
   forward(num_atoms, threads, output, clock);
   backward(num_atoms, threads, clock);
   geometry_.backward(threads);
@@ -223,6 +242,18 @@ void FusedNetworkT<T>::evaluate(const AtomicGraph& graph, bool virial, int threa
     ++profile_.calls;
     profile_.flops += flop_count(num_atoms, num_edges);
   }
+}
+
+template <typename T>
+void FusedNetworkT<T>::plan_kept_radial(std::size_t num_edges) {
+  std::size_t values = 0;
+  for (const Layer<T>& layer : layers_) values += num_edges * layer.radial.kept_per_edge();
+  if (values * sizeof(T) > kept_radial_limit_) {
+    kept_radial_.clear();
+    return;
+  }
+  kept_radial_.resize(layers_.size());
+  for (std::size_t k = 0; k < layers_.size(); ++k) kept_radial_[k].resize(num_edges * layers_[k].radial.kept_per_edge());
 }
 
 template <typename T>
@@ -245,7 +276,8 @@ void FusedNetworkT<T>::forward(std::size_t num_atoms, int threads, ModelOutput& 
 #pragma omp parallel num_threads(threads)
     for (int t = omp_get_thread_num(); t < threads; t += omp_get_num_threads())
       edge_forward(layer, thread_edges[static_cast<std::size_t>(t)], thread_edges[static_cast<std::size_t>(t) + 1],
-                   x1_[k], aggregated_, scratch_[static_cast<std::size_t>(t)], profiling_ && t == 0);
+                   x1_[k], aggregated_, scratch_[static_cast<std::size_t>(t)],
+                   kept_radial_.empty() ? nullptr : kept_radial_[k].data(), profiling_ && t == 0);
     if (profiling_) clock = Clock::now();
     aggregated_.divide_by(norm, threads);
     layer.linear_2.forward(aggregated_, conv_[k], threads);
@@ -302,7 +334,8 @@ void FusedNetworkT<T>::backward(std::size_t num_atoms, int threads, Clock::time_
       Scratch<T>& scratch = scratch_[static_cast<std::size_t>(t)];
       scratch.x1_grad.reset(layer.linear_1.out, num_atoms);
       edge_backward(layer, thread_edges[static_cast<std::size_t>(t)], thread_edges[static_cast<std::size_t>(t) + 1],
-                    x1_[k], grad_aggregated_, scratch, profiling_ && t == 0);
+                    x1_[k], grad_aggregated_, scratch, kept_radial_.empty() ? nullptr : kept_radial_[k].data(),
+                    profiling_ && t == 0);
     }
     if (profiling_) clock = Clock::now();
     Features<T>& grad_x1 = scratch_[0].x1_grad;
@@ -354,7 +387,7 @@ double FusedNetworkT<T>::flop_count(std::size_t num_atoms, std::size_t num_edges
           static_cast<double>(layer.linear_1.in[static_cast<std::size_t>(p.in_block)].dim() * p.mul_in * p.mul_out);
     double radial = 0;
     for (const auto& w : layer.radial.weights) radial += static_cast<double>(w.rows() * w.cols());
-    flops += 3.0 * 2.0 * e * radial;  // forward, recomputed forward, backward
+    flops += (kept_radial_.empty() ? 3.0 : 2.0) * 2.0 * e * radial;  // forward, recomputed forward?, backward
     for (const auto& p : layer.paths) {
       const double cm = static_cast<double>(p.coefficients.size()) * p.mul, dm = static_cast<double>(p.dim_out) * p.mul;
       flops += e * (2 * cm + 2 * dm + 6 * cm + 4 * dm);  // forward; recompute, weight and input gradients

@@ -7,6 +7,7 @@
 // [node][2l+1][channel], so that every inner loop runs over contiguous channels. The autograd network stays the
 // reference (tests compare the two on every model) and the path for training. docs/performance.md.
 // Torch-free header.
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <string>
@@ -39,6 +40,10 @@ class FusedNetwork {
   // What NequipModel::evaluate returns: energies and forces, and the virial if `virial`, with `threads` OpenMP
   // threads. `graph` must have been validated.
   virtual void evaluate(const AtomicGraph& graph, bool virial, int threads, ModelOutput& output) = 0;
+
+  // The memory the radial MLP's outputs and slopes may take to be kept from the forward pass for the backward
+  // pass (default 256 MiB); above it they are recomputed there. Results agree to rounding either way.
+  virtual void set_kept_radial_limit(std::size_t bytes) = 0;
 
   // Timing per stage: `enable` switches it on or off and clears the record.
   virtual void set_profiling(bool enable) = 0;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "potential/nequip/fused/rounding.hpp"
 #include "potential/nequip/wigner.hpp"
 
 namespace nqmd::nequip::fused {
@@ -14,7 +15,8 @@ namespace {
 // parts (Cody and Waite) and fdlibm's minimax polynomials of sin and cos on [-pi/4, pi/4]; within 2 ulp for
 // |x| < 1e5 (the Bessel arguments here are below 100).
 inline void vector_sincos(double x, double& sine, double& cosine) {
-  const double quadrant = std::nearbyint(x * 0.63661977236758134308);
+  std::uint64_t q;  // the quadrant's low bits
+  const double quadrant = round_with_bits(x * 0.63661977236758134308, q);
   const double r = ((x - quadrant * 1.57079632673412561417e+00) - quadrant * 6.07710050630396597660e-11) -
                    quadrant * 2.02226624871116645580e-21;
   const double r2 = r * r;
@@ -31,7 +33,6 @@ inline void vector_sincos(double x, double& sine, double& cosine) {
                               r2 * (2.48015872894767294178e-05 +
                                     r2 * (-2.75573143513906633035e-07 +
                                           r2 * (2.08757232129817482790e-09 + r2 * -1.13596475577881948265e-11)))));
-  const auto q = static_cast<std::int64_t>(quadrant);
   const bool swap = (q & 1) != 0;
   const double sin_value = swap ? c : s, cos_value = swap ? s : c;
   sine = (q & 2) != 0 ? -sin_value : sin_value;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "potential/nequip/detail/nequip_model_impl.hpp"
+#include "potential/nequip/fused/rounding.hpp"
 
 namespace nqmd::nequip::fused {
 
@@ -19,13 +20,15 @@ using detail::Activation;
 // finite range.
 inline double vector_exp(double x) {
   x = std::min(std::max(x, -708.0), 709.0);
-  const double n = std::nearbyint(x * 1.4426950408889634);
+  std::uint64_t n_bits;
+  const double n = round_with_bits(x * 1.4426950408889634, n_bits);
   const double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
   double p = 1.0 / 6227020800.0;  // 1/13!
   for (double d :
        {479001600.0, 39916800.0, 3628800.0, 362880.0, 40320.0, 5040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0})
     p = p * r + 1.0 / d;
-  const auto bits = static_cast<std::uint64_t>(static_cast<std::int64_t>(n) + 1023) << 52;
+  // 2^n: the exponent field n + 1023 from the low bits of n (-1021 <= n <= 1023), shifted into place.
+  const std::uint64_t bits = (n_bits + 1023) << 52;
   double scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;

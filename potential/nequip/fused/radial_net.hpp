@@ -133,6 +133,31 @@ struct RadialNet {
     }
   }
 
+  // Values per edge that forward(..., true) leaves for backward(): the outputs and every hidden layer's slopes.
+  std::size_t kept_per_edge() const {
+    std::size_t n = outputs();
+    for (std::size_t k = 0; k + 1 < weights.size(); ++k) n += width(k);
+    return n;
+  }
+  // Copies what forward(..., true) left in `scratch` for `count` edges into `kept` [count * kept_per_edge()].
+  void keep(const RadialScratch<T>& scratch, std::size_t count, T* kept) const {
+    kept = std::copy_n(scratch.weights.data(), count * outputs(), kept);
+    for (std::size_t k = 0; k + 1 < weights.size(); ++k) kept = std::copy_n(scratch.slopes[k].data(), count * width(k), kept);
+  }
+  // The reverse of keep(): `scratch` as forward(..., true) left it, for backward().
+  void restore(const T* kept, std::size_t count, RadialScratch<T>& scratch) const {
+    scratch.weights.resize(kChunk * outputs());
+    std::copy_n(kept, count * outputs(), scratch.weights.data());
+    kept += count * outputs();
+    scratch.slopes.resize(weights.size() - 1);
+    for (std::size_t k = 0; k + 1 < weights.size(); ++k) {
+      scratch.slopes[k].resize(kChunk * width(k));
+      const std::size_t n = count * width(k);
+      std::copy_n(kept, n, scratch.slopes[k].data());
+      kept += n;
+    }
+  }
+
   // Given scratch.weight_grads = d(E)/d(weights) of the chunk and the slopes of forward(..., true): adds
   // d(E)/d(inputs) to `input_grads` [count][weights[0].rows()].
   void backward(std::size_t count, RadialScratch<T>& scratch, double* input_grads) const {

@@ -8,6 +8,7 @@
 
 #include <random>
 
+#include "potential/nequip/fused_network.hpp"
 #include "potential/nequip/nequip_model.hpp"
 #include "reference_data.hpp"
 
@@ -170,4 +171,33 @@ TEST_CASE("fused kernel: any number of threads gives the same result, repeated c
     CHECK(r.virial < 1e-13);
   }
   at::set_num_threads(saved);
+}
+
+TEST_CASE("fused kernel: the radial MLP kept from the forward pass or recomputed in the backward pass agree",
+          "[nequip][fused]") {
+  for (const char* dir : {"modelA", "modelB", "modelC", "modelP64", "modelP"}) {
+    INFO(dir);
+    const NequipModel model(nequip_path(std::string(dir) + "/deployed.pth"));
+    std::string reason;
+    const std::unique_ptr<nqmd::nequip::FusedNetwork> kept = nqmd::nequip::FusedNetwork::create(model.network(), &reason);
+    const std::unique_ptr<nqmd::nequip::FusedNetwork> recomputed =
+        nqmd::nequip::FusedNetwork::create(model.network(), &reason);
+    REQUIRE(kept);
+    REQUIRE(recomputed);
+    recomputed->set_kept_radial_limit(0);
+    const NpzFile npz(nequip_path(std::string(dir) + "/reference.npz"));
+    const bool float32 = std::string(dir) == "modelP";
+    for (int frame = 0; frame < 7; ++frame) {
+      const AtomicGraph graph = nqmd::test::reference_frame(npz, frame).graph;
+      ModelOutput a, b;
+      kept->evaluate(graph, true, 1, a);
+      recomputed->evaluate(graph, true, 1, b);
+      const Relative r = relative(a, b);
+      INFO("frame " << frame);
+      // The two differ only in how the forward pass rounds the activations (x / (1 + e^-x) or x s(x)).
+      CHECK(r.energy < (float32 ? 1e-6 : 1e-14));
+      CHECK(r.forces < (float32 ? 1e-5 : 1e-13));
+      CHECK(r.virial < (float32 ? 1e-5 : 1e-13));
+    }
+  }
 }
