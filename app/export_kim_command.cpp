@@ -80,8 +80,8 @@ std::string driver_cmake() {
                      "                                 CREATE_ROUTINE_LANGUAGE \"cpp\")\n",
                      kCreateRoutine) +
          fmt::format("target_link_libraries(${{PROJECT_NAME}} PRIVATE \"${{CMAKE_CURRENT_SOURCE_DIR}}/{0}\")\n"
-                     "set_target_properties(${{PROJECT_NAME}} PROPERTIES BUILD_RPATH \"${{CMAKE_CURRENT_SOURCE_DIR}}\"\n"
-                     "                      INSTALL_RPATH \"$ORIGIN\")\n"
+                     "set_target_properties(${{PROJECT_NAME}} PROPERTIES\n"
+                     "                      BUILD_RPATH \"${{CMAKE_CURRENT_SOURCE_DIR}}\" INSTALL_RPATH \"$ORIGIN\")\n"
                      "# The collection's directory of this driver, as kim-api's macros compute it for the wrapper.\n"
                      "_determine_collection_install_prefix_and_output_name(\"modelDriver\")\n"
                      "install(FILES \"{0}\" DESTINATION \"${{ITEM_INSTALL_PREFIX}}/${{PROJECT_NAME}}\")\n",
@@ -90,8 +90,8 @@ std::string driver_cmake() {
 
 std::string model_cmake(const std::string& name, const std::string& parameter_file,
                         const std::vector<std::string>& species) {
-  return fmt::format("# Written by `nequip-md export-kim`: the NequIP model {} as a KIM portable model of the nequip-md\n"
-                     "# driver (species {}, metal units). Install with\n"
+  return fmt::format("# Written by `nequip-md export-kim`: the NequIP model {} as a KIM portable model of the\n"
+                     "# nequip-md driver (species {}, metal units). Install with\n"
                      "#   kim-api-collections-management install user THIS_DIRECTORY\n",
                      parameter_file, fmt::join(species, " ")) +
          cmake_head("portableModel", name) +
@@ -155,7 +155,9 @@ void export_kim(const ExportKimRequest& request) {
   if (ec) throw InputError(fmt::format("--output {}: cannot copy the model ({})", request.output, ec.message()));
   write_file(output / "CMakeLists.txt", model_cmake(request.name, parameter_file, species));
   fs::copy_file(library, output / "driver" / kDriverLibrary, fs::copy_options::overwrite_existing, ec);
-  if (ec) throw InputError(fmt::format("--output {}: cannot copy {} ({})", request.output, library.string(), ec.message()));
+  if (ec)
+    throw InputError(
+        fmt::format("--output {}: cannot copy {} ({})", request.output, library.string(), ec.message()));
   write_file(output / "driver" / "CMakeLists.txt", driver_cmake());
   log::info("export-kim: KIM portable model {} (species {}, r_max {} A) written to {}\n", request.name,
             fmt::join(species, " "), model->cutoff(), request.output);
@@ -168,7 +170,8 @@ void export_kim(const ExportKimRequest& request) {
     if (status != 0)
       throw InputError(fmt::format(
           "export-kim: `kim-api-collections-management install --force user {}` {} (Debian: libkim-api-dev)",
-          driver_dir, status < 0 ? "could not be started" : fmt::format("failed (exit {}; its output is above)", status)));
+          driver_dir,
+          status < 0 ? "could not be started" : fmt::format("failed (exit {}; its output is above)", status)));
   }
   log::result("next: kim-api-collections-management install user {}\n"
               "then in LAMMPS: kim init {} metal ... kim interactions {}\n",

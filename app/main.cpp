@@ -111,7 +111,8 @@ int main(int argc, char** argv) {
   CLI::App* export_kim = app.add_subcommand("export-kim", "write a NequIP model as a KIM portable model for LAMMPS "
                                                           "(installs the nequip-md KIM driver; docs/lammps.md)");
   export_kim->add_option("--model", export_kim_request.model, "nequip-deploy .pth or native model file")->required();
-  export_kim->add_option("--name", export_kim_request.name, "KIM model name (a C identifier), as in `kim init NAME metal`")
+  export_kim->add_option("--name", export_kim_request.name,
+                         "KIM model name (a C identifier), as in `kim init NAME metal`")
       ->required();
   export_kim->add_option("--output", export_kim_request.output, "new directory for the KIM model item")->required();
 

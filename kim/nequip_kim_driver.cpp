@@ -183,7 +183,8 @@ std::string model_file(KIM::ModelDriverCreate* const create) {
   std::string const* directory = nullptr;
   std::string const* basename = nullptr;
   create->GetParameterFileDirectoryName(&directory);
-  if (create->GetParameterFileBasename(0, &basename)) throw std::runtime_error("could not get the parameter file's name");
+  if (create->GetParameterFileBasename(0, &basename))
+    throw std::runtime_error("could not get the parameter file's name");
   return *directory + "/" + *basename;
 }
 
