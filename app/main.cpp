@@ -11,6 +11,7 @@
 #include "app/analyze_command.hpp"
 #include "app/build_info.hpp"
 #include "app/evaluate_command.hpp"
+#include "app/export_kim_command.hpp"
 #include "app/input_reference.hpp"
 #include "app/ipi_command.hpp"
 #include "app/run_command.hpp"
@@ -106,6 +107,15 @@ int main(int argc, char** argv) {
                   "torch threads (0: OMP_NUM_THREADS or torch's default)")
       ->check(CLI::NonNegativeNumber);
 
+  nqmd::ExportKimRequest export_kim_request;
+  CLI::App* export_kim = app.add_subcommand("export-kim", "write a NequIP model as a KIM portable model for LAMMPS "
+                                                          "(installs the nequip-md KIM driver; docs/lammps.md)");
+  export_kim->add_option("--model", export_kim_request.model, "nequip-deploy .pth or native model file")->required();
+  export_kim->add_option("--name", export_kim_request.name,
+                         "KIM model name (a C identifier), as in `kim init NAME metal`")
+      ->required();
+  export_kim->add_option("--output", export_kim_request.output, "new directory for the KIM model item")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& success) {
@@ -130,6 +140,8 @@ int main(int argc, char** argv) {
       nqmd::run_training(train_request);
     } else if (*evaluate) {
       nqmd::evaluate_frames(evaluate_request);
+    } else if (*export_kim) {
+      nqmd::export_kim(export_kim_request);
     } else if (*ipi) {
       nqmd::install_stop_signal_handlers();
       nqmd::run_ipi_client(ipi_request);

@@ -80,9 +80,10 @@ class FusedNetworkT final : public FusedNetwork {
 
  private:
   // The energies into `output`; keeps what the backward pass needs.
-  void forward(std::size_t num_atoms, int threads, ModelOutput& output, Clock::time_point& clock);
-  // d(E)/d(spherical harmonics) and d(E)/d(radial embedding) into geometry_, back through every layer.
-  void backward(std::size_t num_atoms, int threads, Clock::time_point& clock);
+  void forward(const AtomicGraph& graph, int threads, ModelOutput& output, Clock::time_point& clock);
+  // d(E)/d(spherical harmonics) and d(E)/d(radial embedding) into geometry_, back through every layer; E sums
+  // the contributing atoms' energies only.
+  void backward(const AtomicGraph& graph, int threads, Clock::time_point& clock);
   // Forces (and the virial if `virial`) from d(E)/d(edge vector).
   void forces_and_virial(std::size_t num_atoms, bool virial, ModelOutput& output) const;
   // `kept`: where the radial MLP's outputs and slopes of the layer's edges are kept between the two passes
@@ -233,8 +234,8 @@ void FusedNetworkT<T>::evaluate(const AtomicGraph& graph, bool virial, int threa
   stage("edge geometry, spherical harmonics, radial basis", clock);
   if (scratch_.size() < static_cast<std::size_t>(threads)) scratch_.resize(static_cast<std::size_t>(threads));
   plan_kept_radial(num_edges);
-  forward(num_atoms, threads, output, clock);
-  backward(num_atoms, threads, clock);
+  forward(graph, threads, output, clock);
+  backward(graph, threads, clock);
   geometry_.backward(threads);
   forces_and_virial(num_atoms, virial, output);
   stage("forces and virial from the edge gradients", clock);
@@ -257,7 +258,8 @@ void FusedNetworkT<T>::plan_kept_radial(std::size_t num_edges) {
 }
 
 template <typename T>
-void FusedNetworkT<T>::forward(std::size_t num_atoms, int threads, ModelOutput& output, Clock::time_point& clock) {
+void FusedNetworkT<T>::forward(const AtomicGraph& graph, int threads, ModelOutput& output, Clock::time_point& clock) {
+  const std::size_t num_atoms = graph.num_atoms();
   const std::vector<int>& types = geometry_.types;
   const std::vector<std::size_t>& thread_edges = geometry_.thread_edges;
   Features<T> one_hot;
@@ -295,22 +297,24 @@ void FusedNetworkT<T>::forward(std::size_t num_atoms, int threads, ModelOutput& 
   for (std::size_t a = 0; a < num_atoms; ++a) {
     const auto t = static_cast<std::size_t>(types[a]);
     const double e = species_shifts_[t] + species_scales_[t] * static_cast<double>(atomic.at(0, a)[0]);
-    total += e;
+    if (graph.contributes(a)) total += e;
     output.atomic_energies[a] = e * global_scale_;
   }
   output.total_energy = total * global_scale_ + (has_global_shift_ ? global_shift_ : 0.0);
 }
 
 template <typename T>
-void FusedNetworkT<T>::backward(std::size_t num_atoms, int threads, Clock::time_point& clock) {
-  // d(sum of the per-atom energies before the global scale)/d(everything).
+void FusedNetworkT<T>::backward(const AtomicGraph& graph, int threads, Clock::time_point& clock) {
+  // d(sum of the contributing atoms' energies before the global scale)/d(everything).
+  const std::size_t num_atoms = graph.num_atoms();
   const std::vector<int>& types = geometry_.types;
   const std::vector<std::size_t>& thread_edges = geometry_.thread_edges;
   const T norm = static_cast<T>(neighbor_norm_);
   Features<T> atomic_grad, hidden_grad;
   atomic_grad.reset(to_scalar_.out, num_atoms);
   for (std::size_t a = 0; a < num_atoms; ++a)
-    atomic_grad.at(0, a)[0] = static_cast<T>(species_scales_[static_cast<std::size_t>(types[a])]);
+    atomic_grad.at(0, a)[0] =
+        graph.contributes(a) ? static_cast<T>(species_scales_[static_cast<std::size_t>(types[a])]) : T(0);
   hidden_grad.reset(to_scalar_.in, num_atoms);
   to_scalar_.backward(atomic_grad, hidden_grad, threads);
   grad_h_.reset(to_hidden_.in, num_atoms);

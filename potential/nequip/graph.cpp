@@ -20,6 +20,10 @@ void AtomicGraph::validate(int num_types) const {
       throw InputError("NequIP graph: atom type " + std::to_string(t) + " outside 0.." + std::to_string(num_types - 1));
     }
   }
+  if (!contributing.empty() && contributing.size() != n) {
+    throw InputError("NequIP graph: " + std::to_string(contributing.size()) + " contributing flags for " +
+                     std::to_string(n) + " atoms");
+  }
   if (edge_neighbors.size() != num_edges() || edge_cell_shifts.size() != num_edges()) {
     throw InputError("NequIP graph: edge arrays disagree in length");
   }

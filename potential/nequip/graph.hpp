@@ -23,6 +23,10 @@ struct AtomicGraph {
   std::vector<std::int64_t> edge_neighbors; // edge_index[1]
   std::vector<Vec3> edge_cell_shifts;       // integer-valued lattice shifts
   Mat3 cell = Mat3::Zero();                 // zero for a non-periodic system
+  // Which atoms contribute their energy (1) and which are only neighbours (0), as KIM's particleContributing:
+  // the total energy is the sum over contributing atoms, and the forces on every atom are the derivatives of
+  // that sum. Empty: every atom contributes.
+  std::vector<std::uint8_t> contributing;
 
   std::size_t num_atoms() const { return positions.size(); }
   // r_ij of edge e: x_j - x_i + shift . cell.
@@ -32,6 +36,7 @@ struct AtomicGraph {
     return r;
   }
   std::size_t num_edges() const { return edge_centers.size(); }
+  bool contributes(std::size_t i) const { return contributing.empty() || contributing[i] != 0; }
   // Throws InputError if the arrays disagree in length or an index or type is out of range.
   void validate(int num_types) const;
 };

@@ -578,7 +578,7 @@ torch::Tensor NequipNetwork::energy_graph(const torch::Tensor& pos, const torch:
 NequipNetwork::Result NequipNetwork::forward(const torch::Tensor& pos_in, const torch::Tensor& atom_types,
                                              const torch::Tensor& edge_index, const torch::Tensor& edge_cell_shift,
                                              const torch::Tensor& cell_in, bool compute_virial,
-                                             Stages* stages) const {
+                                             Stages* stages, const torch::Tensor& contributing) const {
   torch::AutoGradMode grad_mode(true);  // forces need autograd even if the caller disabled it
   torch::Tensor pos = pos_in.to(dtype_).detach().clone().requires_grad_(true);
   torch::Tensor cell = cell_in.to(dtype_).reshape({3, 3});
@@ -594,7 +594,8 @@ NequipNetwork::Result NequipNetwork::forward(const torch::Tensor& pos_in, const 
   }
   const torch::Tensor atomic =
       energy_graph(positions, atom_types, edge_index, torch::matmul(shifts, cell), stages);
-  const torch::Tensor total = atomic.sum(0, true);  // [1, 1]
+  const torch::Tensor total =
+      contributing.defined() ? atomic.index_select(0, contributing).sum(0, true) : atomic.sum(0, true);  // [1, 1]
   if (stages) (*stages)["total_energy_sum:total_energy"] = total.detach().clone();
 
   std::vector<torch::Tensor> inputs{pos};
@@ -898,6 +899,7 @@ void NequipModel::set_training_domain(TrainingDomain domain) {
                      std::to_string(impl_->metadata.n_species) + " types");
   impl_->training_domain = std::move(domain);
 }
+int NequipModel::num_layers() const { return static_cast<int>(impl_->network->layers().size()); }
 bool NequipModel::has_virial() const { return impl_->network->stress_output(); }
 const detail::NequipNetwork& NequipModel::network() const { return *impl_->network; }
 void NequipModel::set_kernel(Kernel kernel) { impl_->select_kernel(kernel); }
@@ -918,7 +920,15 @@ void NequipModel::evaluate(const AtomicGraph& graph, bool virial, ModelOutput& o
     return;
   }
   const detail::GraphTensors t = detail::graph_tensors(graph);
-  const auto result = impl_->network->forward(t.pos, t.atom_types, t.edge_index, t.edge_cell_shift, t.cell, virial);
+  torch::Tensor contributing;
+  if (!graph.contributing.empty()) {
+    std::vector<std::int64_t> indices;
+    for (std::size_t i = 0; i < graph.num_atoms(); ++i)
+      if (graph.contributes(i)) indices.push_back(static_cast<std::int64_t>(i));
+    contributing = torch::tensor(indices, torch::TensorOptions().dtype(torch::kInt64));
+  }
+  const auto result = impl_->network->forward(t.pos, t.atom_types, t.edge_index, t.edge_cell_shift, t.cell, virial,
+                                              nullptr, contributing);
   detail::model_output(result.total_energy, result.atomic_energy, result.forces, result.virial, output);
 }
 

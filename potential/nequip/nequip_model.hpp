@@ -62,6 +62,8 @@ class NequipModel {
   const TrainingDomain& training_domain() const;
   // Sets the record save() writes (InputError if its number of types is not the model's).
   void set_training_domain(TrainingDomain domain);
+  // The number of interaction layers: an atom's energy depends on atoms up to num_layers() x r_max away.
+  int num_layers() const;
   // True for StressForceOutput models (their deployed file returns the virial).
   bool has_virial() const;
   // Energies and forces, and the virial for StressForceOutput models.

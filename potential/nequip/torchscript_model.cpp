@@ -195,6 +195,9 @@ bool TorchScriptModel::has_virial() const {
 
 void TorchScriptModel::evaluate(const AtomicGraph& graph, ModelOutput& output) {
   graph.validate(impl_->deployed.metadata.n_species);
+  if (!graph.contributing.empty())
+    throw InputError("NequIP backend \"torchscript\": non-contributing (ghost) atoms are not supported; use "
+                     "backend \"native\"");
   const detail::GraphTensors t = detail::graph_tensors(graph);
   c10::Dict<std::string, torch::Tensor> input;
   input.insert("pos", t.pos.to(impl_->dtype));

@@ -11,35 +11,14 @@
 #include "cli_runner.hpp"
 #include "io/extxyz.hpp"
 #include "test_paths.hpp"
+#include "tiny_training.hpp"
 
 namespace {
 
 using nqmd::test::CliSandbox;
 using nqmd::test::csv_column;
 
-std::string train_input(int epochs) {
-  return fmt::format(R"([data]
-files = ["{}"]
-n_train = 12
-n_val = 4
-n_test = 4
-
-[model]
-r_max = 4.0
-num_layers = 1
-l_max = 1
-num_features = 4
-num_basis = 4
-invariant_layers = 1
-invariant_neurons = 8
-
-[training]
-max_epochs = {}
-batch_size = 3
-threads = 1
-)",
-                     nqmd::test::shared_path("reference/nequip-0.6.2/data/train_mixed.extxyz"), epochs);
-}
+std::string train_input(int epochs) { return nqmd::test::tiny_training_input(epochs); }
 
 }  // namespace
 

@@ -19,11 +19,10 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
-#include <fmt/format.h>
 
 #include "cli_runner.hpp"
 #include "io/npz.hpp"
-#include "test_paths.hpp"
+#include "tiny_training.hpp"
 
 namespace {
 
@@ -35,33 +34,8 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kEpochs = 10;
 
-// A tiny model on 12 frames: epochs of a few tens of milliseconds, each ending with a checkpoint.
-std::string train_input() {
-  return fmt::format(R"([data]
-files = ["{}"]
-n_train = 12
-n_val = 4
-n_test = 4
-
-[model]
-r_max = 4.0
-num_layers = 1
-l_max = 1
-num_features = 4
-num_basis = 4
-invariant_layers = 1
-invariant_neurons = 8
-
-[training]
-max_epochs = {}
-batch_size = 3
-threads = 1
-
-[output]
-plot = false
-)",
-                     nqmd::test::shared_path("reference/nequip-0.6.2/data/train_mixed.extxyz"), kEpochs);
-}
+// A tiny model (tiny_training.hpp): epochs of a few tens of milliseconds, each ending with a checkpoint.
+std::string train_input() { return nqmd::test::tiny_training_input(kEpochs) + "\n[output]\nplot = false\n"; }
 
 // metrics_epoch.csv without its wall-time column (the second), which differs between equal trainings.
 std::vector<std::string> metrics_without_wall(const std::string& csv) {

@@ -137,9 +137,11 @@ class NequipNetwork {
   };
   // Inputs as nequip takes them (pos [N,3], atom_types [N], edge_index [2,E], edge_cell_shift [E,3], cell [3,3]);
   // floating inputs are cast to the model dtype. `stages`, if given, receives every intermediate output.
+  // `contributing` (int64 indices of the contributing atoms, AtomicGraph::contributing), if defined: the total
+  // energy and its derivatives are those of the sum over these atoms only.
   Result forward(const torch::Tensor& pos, const torch::Tensor& atom_types, const torch::Tensor& edge_index,
                  const torch::Tensor& edge_cell_shift, const torch::Tensor& cell, bool compute_virial,
-                 Stages* stages = nullptr) const;
+                 Stages* stages = nullptr, const torch::Tensor& contributing = {}) const;
 
   // A batch of frames as one disjoint graph (for training): pos [N,3], atom_types [N], edge_index [2,E],
   // edge_cell_shift [E,3], cells [B,3,3], atom_frame [N] (frame of each atom, 0..B-1). Returns the energies of
