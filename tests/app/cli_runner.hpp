@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -29,6 +30,12 @@ inline std::vector<double> csv_column(const std::string& csv, int column, int he
     values.push_back(std::stod(field));
   }
   return values;
+}
+
+// The number an environment variable holds (a test's size or seed set from outside), or `fallback` if unset.
+inline std::uint64_t environment_number(const char* name, std::uint64_t fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::stoull(value) : fallback;
 }
 
 struct CommandResult {

@@ -37,6 +37,7 @@
 namespace {
 
 using nqmd::test::CliSandbox;
+using nqmd::test::environment_number;
 using nqmd::test::CommandResult;
 using nqmd::test::error_lines;
 using nqmd::test::lines_of;
@@ -100,11 +101,6 @@ bool identical_state(const nqmd::Checkpoint& a, const nqmd::Checkpoint& b) {
          a.system.velocities == b.system.velocities && a.system.images == b.system.images && a.forces == b.forces &&
          a.energy == b.energy && a.integrator.reals == b.integrator.reals &&
          a.integrator.integers == b.integrator.integers;
-}
-
-std::uint64_t environment_number(const char* name, std::uint64_t fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? std::stoull(value) : fallback;
 }
 
 const std::string kTrajectory = "[output]\ntrajectory_file = \"traj.h5\"\ntrajectory_every = 5\nflush_every = 1\n"

@@ -226,8 +226,7 @@ TEST_CASE("LAMMPS with the KIM driver: NVE on 2 ranks conserves energy as nequip
   write_inputs(sandbox, alloy(4, 3));
   // 500 steps of 2 fs from 300 K (NQMD_KIM_NVE_STEPS, a multiple of 10, for other lengths), total energy every 10
   // steps: LAMMPS on 2 ranks, and nequip-md itself.
-  const char* steps_variable = std::getenv("NQMD_KIM_NVE_STEPS");
-  const int steps = steps_variable != nullptr && *steps_variable != '\0' ? std::stoi(steps_variable) : 500;
+  const auto steps = static_cast<int>(nqmd::test::environment_number("NQMD_KIM_NVE_STEPS", 500));
   const std::string tail =
       "velocity all create 300 4928459 mom yes rot yes dist gaussian loop geom\n"
       "fix nve all nve\ntimestep 0.002\nthermo 10\nthermo_modify format float %.15g\nrun " +

@@ -96,11 +96,8 @@ bool kill_at_creation(pid_t pid, const std::filesystem::path& directory, const s
 
 TEST_CASE("faults: a training killed with SIGKILL, also inside a checkpoint write, resumes to the same models",
           "[app][faults][train-kill]") {
-  const char* kills_variable = std::getenv("NQMD_TRAIN_KILLS");
-  const int iterations = kills_variable != nullptr && *kills_variable != '\0' ? std::stoi(kills_variable) : 8;
-  const char* seed_variable = std::getenv("NQMD_FAULT_SEED");
-  const std::uint64_t seed =
-      seed_variable != nullptr && *seed_variable != '\0' ? std::stoull(seed_variable) : std::random_device{}();
+  const auto iterations = static_cast<int>(nqmd::test::environment_number("NQMD_TRAIN_KILLS", 8));
+  const std::uint64_t seed = nqmd::test::environment_number("NQMD_FAULT_SEED", std::random_device{}());
   INFO("NQMD_FAULT_SEED=" << seed);
   std::mt19937_64 random(seed);
 
