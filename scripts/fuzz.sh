@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz, clang with AddressSanitizer + UndefinedBehaviorSanitizer) in
-# build-fuzz, replays every regression input, then fuzzes each target for SECONDS (default 60; the CI smoke
+# build-sanitize, replays every regression input, then fuzzes each target for SECONDS (default 60; the CI smoke
 # run uses 15). Any crash, uncaught exception other than nqmd::InputError, sanitizer report, leak, hang over
 # 10 s (except inside HDF5, see below) or 2 GB of memory fails the run; the input is left in
-# build-fuzz/artifacts/<target>/.
+# build-sanitize/artifacts/<target>/.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 #   targets: extxyz toml_input h5md checkpoint model_file (default: all)
-# The seed corpora (tests/fuzz/corpus/<target>) are copied to build-fuzz/corpus/<target>, which keeps what the
+# The seed corpora (tests/fuzz/corpus/<target>) are copied to build-sanitize/corpus/<target>, which keeps what the
 # fuzzer finds between runs; the committed seeds are not changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,16 +15,7 @@ shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then targets=(extxyz toml_input h5md checkpoint model_file); fi
 
-libfuzzer=(/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a)
-if ! command -v clang++ >/dev/null || [ ! -e "${libfuzzer[0]}" ]; then
-  echo "fuzz.sh: needs clang and libFuzzer: apt-get install -y clang libclang-rt-14-dev" >&2
-  exit 1
-fi
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNQMD_FUZZ=ON \
-  -DNQMD_WITH_TORCH=OFF -DNQMD_BUILD_TESTS=OFF -DNQMD_BUILD_BENCH=OFF >/dev/null
-jobs=$(nproc)
-if [ "$jobs" -gt 2 ]; then jobs=2; fi
-cmake --build build-fuzz -j"$jobs" --target "${targets[@]/#/fuzz_}"
+scripts/sanitized-build.sh "${targets[@]/#/fuzz_}"
 
 # allocator_may_return_null: an impossible allocation fails as with glibc (HDF5 then reports an error, C++ throws
 # std::bad_alloc, which the fuzzers count as a finding) instead of aborting inside the uninstrumented HDF5.
@@ -37,9 +28,9 @@ flags=(-timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
 if [[ -n "${NQMD_FUZZ_SEED:-}" ]]; then flags+=(-seed="$NQMD_FUZZ_SEED"); fi
 status=0
 for target in "${targets[@]}"; do
-  binary=build-fuzz/tests/fuzz/fuzz_$target
-  artifacts=build-fuzz/artifacts/$target
-  corpus=build-fuzz/corpus/$target
+  binary=build-sanitize/tests/fuzz/fuzz_$target
+  artifacts=build-sanitize/artifacts/$target
+  corpus=build-sanitize/corpus/$target
   mkdir -p "$artifacts" "$corpus"
   regressions=(tests/fuzz/regressions/"$target"/*)
   if [ -e "${regressions[0]}" ]; then

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages nequip-md builds and tests with. Idempotent and non-interactive: packages
 # already present are skipped, and apt's lists are refreshed only when something must be installed.
 # Usage: scripts/install-deps.sh [--tests]   (--tests adds the Python packages used by interoperability tests,
-# clang with libFuzzer for the fuzz smoke run, and LAMMPS with kim-api and Open MPI for the KIM model driver
+# clang with libFuzzer for the sanitizer and fuzz stages, and LAMMPS with kim-api and Open MPI for the KIM model driver
 # and its tests, docs/lammps.md)
 set -euo pipefail
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to the whole test suite: packages, build, ctest, then the torch-free
-# libraries' tests again under AddressSanitizer + UndefinedBehaviorSanitizer (scripts/sanitize.sh), then a fuzz
-# smoke run: every regression input and 15 s of fuzzing per libFuzzer target with a fixed seed (scripts/fuzz.sh;
-# longer and unseeded locally).
+# libraries' tests again (all but the [long] ones) under AddressSanitizer + UndefinedBehaviorSanitizer
+# (scripts/sanitize.sh), then a fuzz smoke run: every regression input and 15 s of fuzzing per libFuzzer target
+# with a fixed seed (scripts/fuzz.sh; longer and unseeded locally). The last two share one clang build.
 # The tests read reference data from ../shared (beside this repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."

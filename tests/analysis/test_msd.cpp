@@ -303,7 +303,7 @@ TEST_CASE("Arrhenius fit recovers Ea and extrapolates with calibrated errors", "
   }
 }
 
-TEST_CASE("Arrhenius study of random walks end to end: the D, Ea and chi^2 error bars are calibrated", "[analysis]") {
+TEST_CASE("Arrhenius study of random walks end to end: the D, Ea and chi^2 error bars are calibrated", "[analysis][long]") {
   // 400 independent synthetic studies, each: 4 temperatures with D = D0 exp(-Ea / kT), Ea = 0.25 eV (D grows 7.9
   // times from 600 to 1050 K), 32 independent 3D Gaussian walkers per temperature, their MSD, the tracer D with its
   // error bar (per atom, the default, and from 5 time blocks) and the Arrhenius fit, as [arrhenius] does it. The

@@ -135,7 +135,7 @@ std::vector<double> nve_energies(const System& start, double dt, long steps) {
   return energies;
 }
 
-TEST_CASE("velocity Verlet conserves the energy of a Lennard-Jones liquid with O(dt^2) fluctuations", "[integrator]") {
+TEST_CASE("velocity Verlet conserves the energy of a Lennard-Jones liquid with O(dt^2) fluctuations", "[integrator][long]") {
   const System liquid = argon_liquid();
   const double temperature = kinetic_temperature(liquid, degrees_of_freedom(liquid, true));
   INFO("liquid at " << temperature << " K");

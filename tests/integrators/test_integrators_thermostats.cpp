@@ -93,7 +93,7 @@ constexpr double kSolidAtoms = 64;
 // The Lennard-Jones liquid of the thermostat tests: 108 argon atoms at 90 K, Ndof = 3N - 3 = 321.
 constexpr double kLiquidAtoms = 108;
 
-TEST_CASE("Nose-Hoover chain: canonical harmonic solid and a conserved extended energy", "[integrator]") {
+TEST_CASE("Nose-Hoover chain: canonical harmonic solid and a conserved extended energy", "[integrator][long]") {
   HarmonicLattice lattice(4, 3.0, 1.0, 21);
   System system = lattice.make_system(40.0, 22);
   maxwell_boltzmann_velocities(system, {kSolidTemperature, 23, true, true});
@@ -111,7 +111,7 @@ TEST_CASE("Nose-Hoover chain: canonical harmonic solid and a conserved extended 
   CHECK(total_momentum(system).norm() < 1e-8);
 }
 
-TEST_CASE("Nose-Hoover chain: canonical kinetic energy of a Lennard-Jones liquid", "[integrator]") {
+TEST_CASE("Nose-Hoover chain: canonical kinetic energy of a Lennard-Jones liquid", "[integrator][long]") {
   // 90 K, dt 5 fs, tdamp 250 fs, 100 ps after the equilibration. Bounds: 4 block standard errors plus 1%.
   System system = argon_liquid();
   LennardJonesLiquid lj(kArgonEpsilon, kArgonSigma, kArgonCutoff);
@@ -212,7 +212,7 @@ TEST_CASE("BAOAB Langevin samples harmonic positions exactly at any time step", 
   CHECK(std::abs(kinetic_variance.mean - expected_kinetic_variance) < 4 * kinetic_variance.error);
 }
 
-TEST_CASE("Langevin: canonical harmonic solid, and the removed heat balances the energy", "[integrator]") {
+TEST_CASE("Langevin: canonical harmonic solid, and the removed heat balances the energy", "[integrator][long]") {
   HarmonicLattice lattice(4, 3.0, 1.0, 21);
   System system = lattice.make_system(40.0, 22);
   maxwell_boltzmann_velocities(system, {kSolidTemperature, 24, true, true});
@@ -256,7 +256,7 @@ TEST_CASE("CSVR: the exact kinetic-energy resampling keeps the canonical gamma d
   }
 }
 
-TEST_CASE("CSVR: canonical harmonic solid and liquid, conserved effective energy", "[integrator]") {
+TEST_CASE("CSVR: canonical harmonic solid and liquid, conserved effective energy", "[integrator][long]") {
   HarmonicLattice lattice(4, 3.0, 1.0, 21);
   System solid = lattice.make_system(40.0, 22);
   maxwell_boltzmann_velocities(solid, {kSolidTemperature, 25, true, true});
@@ -284,7 +284,7 @@ TEST_CASE("CSVR: canonical harmonic solid and liquid, conserved effective energy
 }
 
 TEST_CASE("NPT: a Lennard-Jones liquid at the target pressure and temperature, conserved extended energy",
-          "[integrator]") {
+          "[integrator][long]") {
   // 108 argon atoms, cutoff 7.5 A (so the minimum image holds while the cell breathes), 90 K and 500 bar,
   // tdamp 0.5 ps, pdamp 2 ps, dt 5 fs, 60 ps after 10 ps. Checks: <P> = P_target and <T> = T_target within 4
   // block standard errors (MTK: <P V> = P_target <V> - kT, a 2 bar correction, included), and the conserved
@@ -321,7 +321,7 @@ TEST_CASE("NPT: a Lennard-Jones liquid at the target pressure and temperature, c
 }
 
 TEST_CASE("NPT aniso: a strained crystal relaxes each axis to the target pressure, conserved extended energy",
-          "[integrator]") {
+          "[integrator][long]") {
   // 108 argon atoms on an fcc lattice (cubic at equilibrium), started with the cell and positions strained by
   // (+4%, -3%, 0) at 20 K and 200 bar. With cell_mode = "aniso" each axis is driven by its own diagonal
   // pressure: the three edges come to the same mean length and each <P_aa> to the target (within 4 block standard
@@ -399,7 +399,7 @@ TEST_CASE("NPT aniso: a strained crystal relaxes each axis to the target pressur
   CHECK_THROWS_AS(refused->setup(sheared, sheared_forces), InputError);
 }
 
-TEST_CASE("NPT: the volume of an ideal gas", "[integrator]") {
+TEST_CASE("NPT: the volume of an ideal gas", "[integrator][long]") {
   // For P(V) ~ V^a exp(-P V / kT), <V> = (a + 1) kT/P and var V = (a + 1) (kT/P)^2; the NPT ensemble of an
   // ideal gas has a = N. The MTK terms of LAMMPS fix npt iso count 3N degrees of freedom (the barostat force
   // 2K/(3N), the velocity coupling (1 + 1/N) omega_dot) while the particle thermostat holds 2K = (3N - 3) kT
