@@ -168,15 +168,15 @@ void FusedNetworkT<T>::edge_forward(const Layer<T>& layer, std::size_t begin, st
   scratch.path_buffer.resize(layer.path_buffer);
   for (std::size_t chunk = begin; chunk < end; chunk += kChunk) {
     const std::size_t count = std::min(kChunk, end - chunk);
-    layer.radial.forward(geometry_.embedding_values.data() + chunk * nb, count, scratch, kept != nullptr);
-    if (kept) layer.radial.keep(scratch, count, kept + chunk * layer.radial.kept_per_edge());
+    layer.radial.forward(geometry_.embedding_values.data() + chunk * nb, count, scratch, false,
+                         kept ? kept + chunk * layer.radial.kept_per_edge() : nullptr);
     if (timed) add_time("radial MLP (forward)", clock);
     for (std::size_t q = 0; q < count; ++q) {
       const std::size_t s = chunk + q;
       const auto i = static_cast<std::size_t>(geometry_.centers[s]);
       const auto j = static_cast<std::size_t>(geometry_.neighbors[s]);
       const T* y = geometry_.sh.data() + s * num_sh;
-      const T* w = scratch.weights.data() + q * numel;
+      const T* w = scratch.outputs + q * numel;
       for (const TensorProductPath<T>& p : layer.paths)
         fused::path_forward(p, y, x1.at(static_cast<std::size_t>(p.in_block), j), w + p.weight_offset,
                             aggregated.at(static_cast<std::size_t>(p.out_block), i) + p.out_channel,
@@ -198,7 +198,7 @@ void FusedNetworkT<T>::edge_backward(const Layer<T>& layer, std::size_t begin, s
   for (std::size_t chunk = begin; chunk < end; chunk += kChunk) {
     const std::size_t count = std::min(kChunk, end - chunk);
     if (kept) {
-      layer.radial.restore(kept + chunk * layer.radial.kept_per_edge(), count, scratch);
+      layer.radial.attach(kept + chunk * layer.radial.kept_per_edge(), count, scratch);
       if (timed) add_time("radial MLP (kept from the forward pass)", clock);
     } else {
       layer.radial.forward(geometry_.embedding_values.data() + chunk * nb, count, scratch, true);
@@ -211,7 +211,7 @@ void FusedNetworkT<T>::edge_backward(const Layer<T>& layer, std::size_t begin, s
       const auto j = static_cast<std::size_t>(geometry_.neighbors[s]);
       const T* y = geometry_.sh.data() + s * num_sh;
       double* y_grad = geometry_.sh_grads.data() + s * num_sh;
-      const T* w = scratch.weights.data() + q * numel;
+      const T* w = scratch.outputs + q * numel;
       T* w_grad = scratch.weight_grads.data() + q * numel;
       for (const TensorProductPath<T>& p : layer.paths)
         fused::path_backward(p, y, x1.at(static_cast<std::size_t>(p.in_block), j), w + p.weight_offset,

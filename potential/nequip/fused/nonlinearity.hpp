@@ -17,16 +17,21 @@ using detail::Activation;
 // exp(x) written so that loops over it vectorise (the C library's exp does not without -ffast-math): Cody-Waite
 // reduction x = n ln2 + r, |r| <= ln2/2, and the Taylor series of e^r to below the last bit (degree 13 in double,
 // 7 in float), times 2^n built from its exponent bits. Within 2 ulp of std::exp; arguments are clamped to the
-// finite range.
+// finite range. The series is summed in Estrin's scheme (pairs, then pairs of pairs with r^2, r^4, r^8): a chain
+// of 5 dependent multiply-adds instead of Horner's 13, which left the radial MLP's silu waiting on their latency.
 inline double vector_exp(double x) {
   x = std::min(std::max(x, -708.0), 709.0);
   std::uint64_t n_bits;
   const double n = round_with_bits(x * 1.4426950408889634, n_bits);
   const double r = (x - n * 6.93147180369123816490e-01) - n * 1.90821492927058770002e-10;
-  double p = 1.0 / 6227020800.0;  // 1/13!
-  for (double d :
-       {479001600.0, 39916800.0, 3628800.0, 362880.0, 40320.0, 5040.0, 720.0, 120.0, 24.0, 6.0, 2.0, 1.0, 1.0})
-    p = p * r + 1.0 / d;
+  const double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+  // 1/k! for k = 0..13, paired as c[2m] + c[2m+1] r.
+  const double p01 = 1.0 + r, p23 = 1.0 / 2.0 + r * (1.0 / 6.0), p45 = 1.0 / 24.0 + r * (1.0 / 120.0),
+               p67 = 1.0 / 720.0 + r * (1.0 / 5040.0), p89 = 1.0 / 40320.0 + r * (1.0 / 362880.0),
+               p1011 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0), p1213 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+  const double p0to3 = p01 + r2 * p23, p4to7 = p45 + r2 * p67, p8to11 = p89 + r2 * p1011;
+  const double p0to7 = p0to3 + r4 * p4to7, p8to13 = p8to11 + r4 * p1213;
+  const double p = p0to7 + r8 * p8to13;
   // 2^n: the exponent field n + 1023 from the low bits of n (-1021 <= n <= 1023), shifted into place.
   const std::uint64_t bits = (n_bits + 1023) << 52;
   double scale;

@@ -16,12 +16,42 @@
 
 namespace nqmd::nequip::fused {
 
+// Doubles (or floats) per vector register of the instruction set this is compiled for.
+template <typename T>
+constexpr int kVectorLanes = (
+#if defined(__AVX512F__)
+                                 64
+#elif defined(__AVX__)
+                                 32
+#else
+                                 16
+#endif
+                                 ) / static_cast<int>(sizeof(T));
+
+// Rows multiply_fixed<T, C> computes at once: enough that about 8 independent accumulator registers hide the
+// latency of the fused multiply-adds (4 cycles, 2 per cycle), which a single row of 8 or 16 doubles (2 or 4
+// registers on AVX2) leaves idle half or more of the time.
+template <typename T, int C>
+constexpr int kRowsAtOnce = std::max(1, std::min(8, 8 * kVectorLanes<T> / C));
+
 // out [rows, C] = in [rows, depth] w [depth, C] with C known at compile time: each output row accumulates in
-// registers.
+// registers, kRowsAtOnce rows together (each row's sum runs over k in the same order whatever the blocking).
 template <typename T, int C>
 void multiply_fixed(const T* w, std::size_t depth, const T* in, std::size_t rows, T* out) {
   using Row = Eigen::Array<T, C, 1>;
-  for (std::size_t e = 0; e < rows; ++e) {
+  constexpr int R = kRowsAtOnce<T, C>;
+  std::size_t e = 0;
+  for (; e + R <= rows; e += R) {
+    Row acc[R];
+    for (int r = 0; r < R; ++r) acc[r].setZero();
+    const T* a = in + e * depth;
+    for (std::size_t k = 0; k < depth; ++k) {
+      const Row wk = Eigen::Map<const Row>(w + k * C);
+      for (int r = 0; r < R; ++r) acc[r] += a[static_cast<std::size_t>(r) * depth + k] * wk;
+    }
+    for (int r = 0; r < R; ++r) Eigen::Map<Row>(out + (e + static_cast<std::size_t>(r)) * C) = acc[r];
+  }
+  for (; e < rows; ++e) {
     Row acc = Row::Zero();
     const T* a = in + e * depth;
     for (std::size_t k = 0; k < depth; ++k) acc += a[k] * Eigen::Map<const Row>(w + k * C);
@@ -67,6 +97,10 @@ template <typename T>
 struct RadialScratch {
   std::vector<Buffer<T>> slopes;  // activation slopes per hidden layer, [chunk][width]
   Buffer<T> hidden, weights, weight_grads, grad_a, grad_b;
+  // Where the chunk's outputs [count][outputs()] and slopes [count][width(k)] are: in the buffers above, or in the
+  // storage that forward() filled and attach() pointed to.
+  const T* outputs = nullptr;
+  std::vector<const T*> slopes_of;
 };
 
 // The radial MLP (e3nn FullyConnectedNet without biases), weights divided by sqrt(fan_in) as in its forward.
@@ -104,28 +138,52 @@ struct RadialNet {
     return w;
   }
 
-  // The per-edge tensor-product weights of `count` edges (at most kChunk) into scratch.weights [count][outputs()],
-  // from their radial embeddings `inputs` [count][weights[0].rows()]. With `keep_slopes`, the activation slopes
-  // go to scratch.slopes for backward().
-  void forward(const T* inputs, std::size_t count, RadialScratch<T>& scratch, bool keep_slopes) const {
+  // Values per edge that backward() needs from the forward pass: the outputs and every hidden layer's slopes.
+  std::size_t kept_per_edge() const {
+    std::size_t n = outputs();
+    for (std::size_t k = 0; k + 1 < weights.size(); ++k) n += width(k);
+    return n;
+  }
+
+  // The per-edge tensor-product weights of `count` edges (at most kChunk), from their radial embeddings `inputs`
+  // [count][weights[0].rows()], to scratch.outputs. With `keep_slopes`, the activation slopes go to
+  // scratch.slopes_of for backward(). With `kept` [count * kept_per_edge()], outputs and slopes are written
+  // there (outputs first, then each hidden layer's slopes) instead of into the scratch buffers, so that a later
+  // attach() finds them without a copy.
+  void forward(const T* inputs, std::size_t count, RadialScratch<T>& scratch, bool keep_slopes,
+               T* kept = nullptr) const {
     const std::size_t last = weights.size() - 1;
     const std::size_t half = kChunk * max_hidden_width();
     if (scratch.hidden.size() < 2 * half) scratch.hidden.resize(2 * half);
     scratch.slopes.resize(last);
+    scratch.slopes_of.resize(last);
+    T* slopes_at = kept ? kept + count * outputs() : nullptr;
     const T* h = inputs;
     for (std::size_t k = 0; k <= last; ++k) {
       if (k == last) {
-        scratch.weights.resize(kChunk * width(k));
-        product(k, h, count, scratch.weights.data());
+        T* out = kept;
+        if (!out) {
+          scratch.weights.resize(kChunk * width(k));
+          out = scratch.weights.data();
+        }
+        product(k, h, count, out);
+        scratch.outputs = out;
         break;
       }
       // Alternate halves of `hidden`: layer k reads layer k-1's activations while writing its own.
       T* activated = scratch.hidden.data() + (k % 2) * half;
       product(k, h, count, activated);
       const std::size_t n = count * width(k);
-      if (keep_slopes) {
-        scratch.slopes[k].resize(kChunk * width(k));
-        act.apply(activated, n, scratch.slopes[k].data());
+      if (keep_slopes || kept) {
+        T* slopes = slopes_at;
+        if (slopes) {
+          slopes_at += n;
+        } else {
+          scratch.slopes[k].resize(kChunk * width(k));
+          slopes = scratch.slopes[k].data();
+        }
+        act.apply(activated, n, slopes);
+        scratch.slopes_of[k] = slopes;
       } else {
         act.apply(activated, n, static_cast<T*>(nullptr));
       }
@@ -133,28 +191,14 @@ struct RadialNet {
     }
   }
 
-  // Values per edge that forward(..., true) leaves for backward(): the outputs and every hidden layer's slopes.
-  std::size_t kept_per_edge() const {
-    std::size_t n = outputs();
-    for (std::size_t k = 0; k + 1 < weights.size(); ++k) n += width(k);
-    return n;
-  }
-  // Copies what forward(..., true) left in `scratch` for `count` edges into `kept` [count * kept_per_edge()].
-  void keep(const RadialScratch<T>& scratch, std::size_t count, T* kept) const {
-    kept = std::copy_n(scratch.weights.data(), count * outputs(), kept);
-    for (std::size_t k = 0; k + 1 < weights.size(); ++k) kept = std::copy_n(scratch.slopes[k].data(), count * width(k), kept);
-  }
-  // The reverse of keep(): `scratch` as forward(..., true) left it, for backward().
-  void restore(const T* kept, std::size_t count, RadialScratch<T>& scratch) const {
-    scratch.weights.resize(kChunk * outputs());
-    std::copy_n(kept, count * outputs(), scratch.weights.data());
+  // Points scratch.outputs and scratch.slopes_of at what forward(..., kept) wrote for the same `count` edges.
+  void attach(const T* kept, std::size_t count, RadialScratch<T>& scratch) const {
+    scratch.outputs = kept;
     kept += count * outputs();
-    scratch.slopes.resize(weights.size() - 1);
+    scratch.slopes_of.resize(weights.size() - 1);
     for (std::size_t k = 0; k + 1 < weights.size(); ++k) {
-      scratch.slopes[k].resize(kChunk * width(k));
-      const std::size_t n = count * width(k);
-      std::copy_n(kept, n, scratch.slopes[k].data());
-      kept += n;
+      scratch.slopes_of[k] = kept;
+      kept += count * width(k);
     }
   }
 
@@ -170,8 +214,8 @@ struct RadialNet {
       if (target.size() < kChunk * in_width) target.resize(kChunk * in_width);
       transposed_product(k, grad_out, count, target.data());
       if (k > 0) {
-        // Through the activation of hidden layer k-1 (its slopes were kept by the recomputed forward pass).
-        const T* slope = scratch.slopes[k - 1].data();
+        // Through the activation of hidden layer k-1 (its slopes from the forward pass).
+        const T* slope = scratch.slopes_of[k - 1];
         T* g = target.data();
         const std::size_t n = count * in_width;
 #pragma omp simd
