@@ -34,29 +34,27 @@ constexpr int kVectorLanes = (
 template <typename T, int C>
 constexpr int kRowsAtOnce = std::max(1, std::min(8, 8 * kVectorLanes<T> / C));
 
-// out [rows, C] = in [rows, depth] w [depth, C] with C known at compile time: each output row accumulates in
-// registers, kRowsAtOnce rows together (each row's sum runs over k in the same order whatever the blocking).
+// out [R, C] = in [R, depth] w [depth, C] for R rows at once, each row accumulating in registers.
+template <typename T, int C, int R>
+void multiply_rows(const T* w, std::size_t depth, const T* in, T* out) {
+  using Row = Eigen::Array<T, C, 1>;
+  Row acc[R];
+  for (int r = 0; r < R; ++r) acc[r].setZero();
+  for (std::size_t k = 0; k < depth; ++k) {
+    const Row wk = Eigen::Map<const Row>(w + k * C);
+    for (int r = 0; r < R; ++r) acc[r] += in[static_cast<std::size_t>(r) * depth + k] * wk;
+  }
+  for (int r = 0; r < R; ++r) Eigen::Map<Row>(out + static_cast<std::size_t>(r) * C) = acc[r];
+}
+
+// out [rows, C] = in [rows, depth] w [depth, C] with C known at compile time, kRowsAtOnce rows together (each
+// row's sum runs over k in the same order whatever the blocking).
 template <typename T, int C>
 void multiply_fixed(const T* w, std::size_t depth, const T* in, std::size_t rows, T* out) {
-  using Row = Eigen::Array<T, C, 1>;
   constexpr int R = kRowsAtOnce<T, C>;
   std::size_t e = 0;
-  for (; e + R <= rows; e += R) {
-    Row acc[R];
-    for (int r = 0; r < R; ++r) acc[r].setZero();
-    const T* a = in + e * depth;
-    for (std::size_t k = 0; k < depth; ++k) {
-      const Row wk = Eigen::Map<const Row>(w + k * C);
-      for (int r = 0; r < R; ++r) acc[r] += a[static_cast<std::size_t>(r) * depth + k] * wk;
-    }
-    for (int r = 0; r < R; ++r) Eigen::Map<Row>(out + (e + static_cast<std::size_t>(r)) * C) = acc[r];
-  }
-  for (; e < rows; ++e) {
-    Row acc = Row::Zero();
-    const T* a = in + e * depth;
-    for (std::size_t k = 0; k < depth; ++k) acc += a[k] * Eigen::Map<const Row>(w + k * C);
-    Eigen::Map<Row>(out + e * C) = acc;
-  }
+  for (; e + R <= rows; e += R) multiply_rows<T, C, R>(w, depth, in + e * depth, out + e * C);
+  for (; e < rows; ++e) multiply_rows<T, C, 1>(w, depth, in + e * depth, out + e * C);
 }
 
 // out [rows, w.cols()] = in [rows, w.rows()] w: Eigen's blocked product for large weight matrices; for the small
@@ -144,12 +142,17 @@ struct RadialNet {
     for (std::size_t k = 0; k + 1 < weights.size(); ++k) n += width(k);
     return n;
   }
+  // The layout of the kept values of `count` edges: the outputs at offset 0, then hidden layer k's slopes here.
+  std::size_t kept_slopes_offset(std::size_t k, std::size_t count) const {
+    std::size_t n = outputs();
+    for (std::size_t layer = 0; layer < k; ++layer) n += width(layer);
+    return count * n;
+  }
 
   // The per-edge tensor-product weights of `count` edges (at most kChunk), from their radial embeddings `inputs`
   // [count][weights[0].rows()], to scratch.outputs. With `keep_slopes`, the activation slopes go to
-  // scratch.slopes_of for backward(). With `kept` [count * kept_per_edge()], outputs and slopes are written
-  // there (outputs first, then each hidden layer's slopes) instead of into the scratch buffers, so that a later
-  // attach() finds them without a copy.
+  // scratch.slopes_of for backward(). With `kept` [count * kept_per_edge()], outputs and slopes (always) are
+  // written there instead of into the scratch buffers, so that a later attach() finds them without a copy.
   void forward(const T* inputs, std::size_t count, RadialScratch<T>& scratch, bool keep_slopes,
                T* kept = nullptr) const {
     const std::size_t last = weights.size() - 1;
@@ -157,49 +160,36 @@ struct RadialNet {
     if (scratch.hidden.size() < 2 * half) scratch.hidden.resize(2 * half);
     scratch.slopes.resize(last);
     scratch.slopes_of.resize(last);
-    T* slopes_at = kept ? kept + count * outputs() : nullptr;
     const T* h = inputs;
-    for (std::size_t k = 0; k <= last; ++k) {
-      if (k == last) {
-        T* out = kept;
-        if (!out) {
-          scratch.weights.resize(kChunk * width(k));
-          out = scratch.weights.data();
-        }
-        product(k, h, count, out);
-        scratch.outputs = out;
-        break;
-      }
+    for (std::size_t k = 0; k < last; ++k) {
       // Alternate halves of `hidden`: layer k reads layer k-1's activations while writing its own.
       T* activated = scratch.hidden.data() + (k % 2) * half;
       product(k, h, count, activated);
-      const std::size_t n = count * width(k);
-      if (keep_slopes || kept) {
-        T* slopes = slopes_at;
-        if (slopes) {
-          slopes_at += n;
-        } else {
-          scratch.slopes[k].resize(kChunk * width(k));
-          slopes = scratch.slopes[k].data();
-        }
-        act.apply(activated, n, slopes);
-        scratch.slopes_of[k] = slopes;
-      } else {
-        act.apply(activated, n, static_cast<T*>(nullptr));
+      T* slopes = nullptr;
+      if (kept) {
+        slopes = kept + kept_slopes_offset(k, count);
+      } else if (keep_slopes) {
+        scratch.slopes[k].resize(kChunk * width(k));
+        slopes = scratch.slopes[k].data();
       }
+      act.apply(activated, count * width(k), slopes);
+      scratch.slopes_of[k] = slopes;
       h = activated;
     }
+    T* out = kept;
+    if (!out) {
+      scratch.weights.resize(kChunk * outputs());
+      out = scratch.weights.data();
+    }
+    product(last, h, count, out);
+    scratch.outputs = out;
   }
 
   // Points scratch.outputs and scratch.slopes_of at what forward(..., kept) wrote for the same `count` edges.
   void attach(const T* kept, std::size_t count, RadialScratch<T>& scratch) const {
     scratch.outputs = kept;
-    kept += count * outputs();
     scratch.slopes_of.resize(weights.size() - 1);
-    for (std::size_t k = 0; k + 1 < weights.size(); ++k) {
-      scratch.slopes_of[k] = kept;
-      kept += count * width(k);
-    }
+    for (std::size_t k = 0; k + 1 < weights.size(); ++k) scratch.slopes_of[k] = kept + kept_slopes_offset(k, count);
   }
 
   // Given scratch.weight_grads = d(E)/d(weights) of the chunk and the slopes of forward(..., true): adds
